@@ -1,0 +1,25 @@
+// The caller's callback signing secret: read it, or rotate it (the old one keeps signing for 24 hours).
+import { Router } from 'express';
+import type { AppContext } from '../../shared/context.js';
+import { rotateSecret, signingSecrets, type WebhookSecret } from '../../shared/webhook-secrets.js';
+
+function secretView(secrets: WebhookSecret[]) {
+  const [current, ...previous] = secrets;
+  return {
+    secret: current!.secret,
+    version: current!.version,
+    createdAt: current!.createdAt,
+    previous: previous.map((s) => ({ version: s.version, expiresAt: s.expiresAt })),
+  };
+}
+
+export function webhooksRouter(ctx: AppContext): Router {
+  const router = Router();
+  router.get('/webhooks/secret', async (_req, res) => {
+    res.json(secretView(await signingSecrets(ctx.db, res.locals.principal.userId)));
+  });
+  router.post('/webhooks/secret/rotate', async (_req, res) => {
+    res.json(secretView(await rotateSecret(ctx.db, res.locals.principal.userId)));
+  });
+  return router;
+}

@@ -1,0 +1,20 @@
+// The ordered list of migrations, imported statically so knex finds them the same way under tsx and from dist/.
+import type { Knex } from 'knex';
+import * as initial from './20261121000000_initial.js';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+const migrations: [string, Migration][] = [['20261121000000_initial', initial]];
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => migrations.map(([name]) => name),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => {
+    const found = migrations.find(([n]) => n === name);
+    if (!found) throw new Error(`unknown migration ${name}`);
+    return found[1];
+  },
+};

@@ -1,0 +1,55 @@
+// The one typed map of queues, job names and payloads, used by every producer and every handler.
+import type { ExternalInvoiceDocument, InvoiceDocument, SdiNotification } from '../shared/invoice-schema.js';
+
+/** Who submitted a document and when the API accepted it: the first event of its history. */
+export interface Acceptance {
+  acceptedAt: string;
+  submittedBy: string;
+}
+
+/**
+ * Payloads carry ids; the handler reloads the rest from the database so a retry sees today's truth.
+ * The intake jobs are the exception: the document is not in the database until their handler saves it.
+ */
+export interface JobMap {
+  'invoice-save': {
+    internal: Acceptance & { invoiceId: string; document: InvoiceDocument };
+    external: Acceptance & { invoiceId: string; document: ExternalInvoiceDocument };
+    'sdi-notification': Acceptance & { notificationId: string; notification: SdiNotification };
+  };
+  'sdi-send': { send: { invoiceId: string } };
+  charge: { charge: { invoiceId: string } };
+  billing: { 'billing-run': { runId: string } };
+  callback: { deliver: { messageId: string } };
+  collect: { collect: { requestId: string } };
+  orders: { checkout: { orderId: string }; fulfil: { orderId: string }; refund: { orderId: string } };
+  reports: { 'dlq-report': Record<string, never>; 'invoice-report': Record<string, never> };
+}
+
+export type QueueName = keyof JobMap;
+export type JobName<Q extends QueueName> = keyof JobMap[Q] & string;
+export type JobData<Q extends QueueName, N extends JobName<Q>> = JobMap[Q][N];
+
+export const QUEUE_NAMES = [
+  'invoice-save',
+  'sdi-send',
+  'charge',
+  'billing',
+  'callback',
+  'collect',
+  'orders',
+  'reports',
+] as const satisfies readonly QueueName[];
+
+export function isQueueName(name: string): name is QueueName {
+  return (QUEUE_NAMES as readonly string[]).includes(name);
+}
+
+/** Deterministic job ids: BullMQ refuses `:` in custom ids, so ids are joined with `-`. */
+export const jobIds = {
+  invoiceSave: (invoiceId: string) => `invoice-${invoiceId}`,
+  sdiNotification: (notificationId: string) => `sdi-notification-${notificationId}`,
+  sdiSend: (invoiceId: string) => `send-${invoiceId}`,
+  callback: (messageId: string) => `callback-${messageId}`,
+  charge: (invoiceId: string) => `charge-${invoiceId}`,
+};

@@ -1,0 +1,85 @@
+// Retry policy as data: attempts, backoff and concurrency per queue, and the pure functions that compute each wait.
+import type { Config } from '../shared/config.js';
+import type { QueueName } from './jobs.js';
+
+export type Backoff =
+  /** base × 2^(n-1), ± jitter, never above cap. */
+  | { kind: 'exponential'; baseMs: number; capMs: number; jitter: number }
+  /** The n-th entry of a fixed schedule (Svix style), ± jitter, never above cap. */
+  | { kind: 'schedule'; delaysMs: number[]; capMs: number; jitter: number };
+
+export interface QueuePolicy {
+  attempts: number;
+  backoff: Backoff;
+  concurrency: number;
+}
+
+/** Completed jobs stay an hour (so `waitUntilFinished` and Bull Board can see them), at most 1,000. */
+export const KEEP_COMPLETED = { age: 3600, count: 1000 };
+/** Failed jobs are the DLQ: they stay a week, at most 50,000 per queue, so Redis memory stays bounded. */
+export const KEEP_FAILED = { age: 7 * 24 * 3600, count: 50_000 };
+
+const HOUR = 3_600_000;
+
+export function queuePolicies(config: Pick<Config, 'retryBaseDelayMs' | 'callbackRetrySchedule' | 'workerConcurrency'>): Record<QueueName, QueuePolicy> {
+  const exponential = (capMs: number): Backoff => ({ kind: 'exponential', baseMs: config.retryBaseDelayMs, capMs, jitter: 0.2 });
+  const policies: Record<QueueName, QueuePolicy> = {
+    'invoice-save': { attempts: 10, backoff: exponential(5 * 60_000), concurrency: 10 },
+    'sdi-send': { attempts: 8, backoff: exponential(HOUR), concurrency: 5 },
+    charge: { attempts: 8, backoff: exponential(HOUR), concurrency: 20 },
+    billing: { attempts: 5, backoff: exponential(10 * 60_000), concurrency: 1 },
+    callback: {
+      attempts: config.callbackRetrySchedule.length + 1,
+      backoff: { kind: 'schedule', delaysMs: config.callbackRetrySchedule.map((s) => s * 1000), capMs: 24 * HOUR, jitter: 0.2 },
+      concurrency: 20,
+    },
+    collect: { attempts: 10, backoff: exponential(15 * 60_000), concurrency: 10 },
+    orders: { attempts: 8, backoff: exponential(HOUR), concurrency: 10 },
+    reports: { attempts: 3, backoff: exponential(10 * 60_000), concurrency: 1 },
+  };
+  for (const [queue, concurrency] of Object.entries(config.workerConcurrency) as [QueueName, number][]) {
+    policies[queue] = { ...policies[queue], concurrency };
+  }
+  return policies;
+}
+
+/**
+ * The wait before the next attempt, after `attemptsMade` attempts have failed.
+ * `random` returns [0, 1); jitter spreads retries so a recovered dependency is not hit all at once.
+ * A server's Retry-After wins over a shorter computed wait, but never over the cap.
+ */
+export function backoffDelay(backoff: Backoff, attemptsMade: number, random: () => number, retryAfterMs?: number): number {
+  const n = Math.max(1, attemptsMade);
+  const nominal =
+    backoff.kind === 'exponential'
+      ? backoff.baseMs * 2 ** (n - 1)
+      : (backoff.delaysMs[Math.min(n, backoff.delaysMs.length) - 1] ?? 0);
+  const jittered = nominal * (1 - backoff.jitter + 2 * backoff.jitter * random());
+  const wanted = Math.max(jittered, retryAfterMs ?? 0);
+  return Math.round(Math.min(wanted, backoff.capMs));
+}
+
+/** Reads an HTTP Retry-After value (seconds or an HTTP date) as milliseconds from `now`. */
+export function parseRetryAfter(value: string | undefined | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+export type CallbackOutcome = 'delivered' | 'retry' | 'failed' | 'gone';
+
+/**
+ * What a client's answer means: 2xx delivered; 410 the endpoint is gone for good; other 4xx are the
+ * client refusing this message, so retrying cannot help — except 408 and 429, which ask us to come back.
+ * Everything else (3xx: redirects are not followed, 5xx, no answer) is worth another attempt.
+ */
+export function callbackOutcome(statusCode: number | undefined): CallbackOutcome {
+  if (statusCode === undefined) return 'retry';
+  if (statusCode >= 200 && statusCode < 300) return 'delivered';
+  if (statusCode === 410) return 'gone';
+  if (statusCode === 408 || statusCode === 429) return 'retry';
+  if (statusCode >= 400 && statusCode < 500) return 'failed';
+  return 'retry';
+}

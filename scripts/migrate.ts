@@ -1,0 +1,12 @@
+// The `release` step: apply pending database migrations, then exit.
+import { createDb, migrateLatest } from '../shared/db.js';
+import { configOrExit } from '../shared/runtime.js';
+
+const config = configOrExit();
+const db = createDb({ url: config.databaseUrl });
+try {
+  const applied = await migrateLatest(db);
+  console.log(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database is up to date');
+} finally {
+  await db.destroy();
+}

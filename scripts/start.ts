@@ -1,0 +1,108 @@
+// `npm start`: the whole system in one process on embedded defaults — migrations, seed, API, Bull Board and workers.
+import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createApp } from '../api/app.js';
+import { ADMIN_PATH } from '../api/admin.js';
+import type { Config } from '../shared/config.js';
+import { migrateLatest } from '../shared/db.js';
+import { createProducerConnection, createWorkerConnection, waitForRedis } from '../shared/redis.js';
+import { configOrExit, createRuntime, onShutdown } from '../shared/runtime.js';
+import { seedDevelopment } from '../shared/seed.js';
+import { startFleet } from '../workers/fleet.js';
+import { handlers } from '../workers/index.js';
+import { RedisServer } from './redis-server.js';
+
+const DATA_DIR = resolve('data');
+
+/** Development secrets generated once and kept in ./data, so the demo key and board password survive restarts. */
+function devSecrets(): { demoApiKey: string; adminPassword: string } {
+  const file = join(DATA_DIR, 'dev-secrets.json');
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as { demoApiKey: string; adminPassword: string };
+  } catch {
+    const secrets = { demoApiKey: `ak_demo_${randomBytes(24).toString('base64url')}`, adminPassword: randomBytes(12).toString('base64url') };
+    mkdirSync(DATA_DIR, { recursive: true });
+    writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+    return secrets;
+  }
+}
+
+async function redisAnswers(url: string): Promise<boolean> {
+  const probe = createProducerConnection(url, { lazyConnect: true, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    await waitForRedis(probe, 1500);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** Uses Redis at REDIS_URL; when none answers and REDIS_URL was not set, starts a private redis-server. */
+async function ensureRedis(config: Config): Promise<RedisServer | undefined> {
+  if (await redisAnswers(config.redisUrl)) return undefined;
+  if (process.env.REDIS_URL) {
+    console.error(`No Redis answers at REDIS_URL=${config.redisUrl}: start it, or unset REDIS_URL to let npm start run a private one.`);
+    process.exit(1);
+  }
+  if (spawnSync('redis-server', ['--version']).error) {
+    console.error(`No Redis answers at ${config.redisUrl} and redis-server is not on the PATH: install Redis (apt install redis-server, brew install redis) or set REDIS_URL.`);
+    process.exit(1);
+  }
+  mkdirSync(DATA_DIR, { recursive: true });
+  const server = await RedisServer.start({ dir: DATA_DIR });
+  console.log(`No Redis at ${config.redisUrl}: started a private redis-server at ${server.url}`);
+  return server;
+}
+
+const secrets = devSecrets();
+const config: Config = configOrExit({
+  ...process.env,
+  DEMO_API_KEY: process.env.DEMO_API_KEY || secrets.demoApiKey,
+  ADMIN_PASSWORD: process.env.ADMIN_PASSWORD || secrets.adminPassword,
+});
+const privateRedis = await ensureRedis(config);
+const effective: Config = privateRedis ? { ...config, redisUrl: privateRedis.url } : config;
+
+const runtime = createRuntime(effective, 'antaeus');
+const { log, db } = runtime.ctx;
+await migrateLatest(db);
+const { apiKey } = await seedDevelopment(db, effective.demoApiKey);
+
+const workerConnection = createWorkerConnection(effective.redisUrl);
+workerConnection.on('error', (err) => log.debug({ err }, 'redis connection error'));
+const fleet = startFleet(runtime.ctx, { queues: effective.workerQueues, handlers, policies: runtime.policies, connection: workerConnection });
+
+const server = createApp(runtime.ctx).listen(effective.port, (err?: Error) => {
+  if (err) {
+    console.error(`Cannot listen on port ${effective.port}: ${err.message}. Set PORT to another port.`);
+    process.exit(1);
+  }
+  const base = `http://localhost:${effective.port}`;
+  console.log(
+    [
+      '',
+      'Antaeus is running.',
+      `  API:          ${base}/v1   (health: ${base}/healthz)`,
+      `  Bull Board:   ${base}${ADMIN_PATH}   (user ${effective.adminUser}, password ${effective.adminPassword})`,
+      `  Demo API key: ${apiKey}`,
+      `  Redis:        ${effective.redisUrl}    Database: ${effective.databaseUrl}`,
+      '',
+      `  curl -H "Authorization: Bearer ${apiKey}" ${base}/v1/customers`,
+      '',
+    ].join('\n'),
+  );
+});
+
+onShutdown(async () => {
+  await new Promise<void>((done) => server.close(() => done()));
+  await fleet.close(effective.shutdownGraceMs);
+  workerConnection.disconnect();
+  await runtime.close();
+  await privateRedis?.stop();
+}, log);

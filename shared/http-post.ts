@@ -1,0 +1,38 @@
+// One HTTP POST with a whole-attempt deadline, no redirects followed and a pluggable DNS lookup.
+import http from 'node:http';
+import https from 'node:https';
+
+export interface PostResult {
+  statusCode: number;
+  headers: http.IncomingHttpHeaders;
+}
+
+export interface PostOptions {
+  headers: Record<string, string>;
+  timeoutMs: number;
+  lookup?: http.RequestOptions['lookup'];
+}
+
+/** Resolves with the status once the response has fully arrived (its body is read and dropped); rejects on network errors and timeouts. */
+export function postJson(url: URL, body: string, options: PostOptions): Promise<PostResult> {
+  const transport = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const request = transport.request(
+      url,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...options.headers },
+        lookup: options.lookup,
+        agent: false,
+        signal: AbortSignal.timeout(options.timeoutMs),
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve({ statusCode: response.statusCode ?? 0, headers: response.headers }));
+        response.on('error', reject);
+      },
+    );
+    request.on('error', (err) => reject(err.name === 'AbortError' ? new Error(`no answer within ${options.timeoutMs} ms`) : err));
+    request.end(body);
+  });
+}

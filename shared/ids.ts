@@ -1,0 +1,23 @@
+// Identifiers: random ids for new rows, UUIDv5 where the same input must always map to the same id.
+import { randomUUID } from 'node:crypto';
+import { v5 as uuidv5 } from 'uuid';
+
+// A fixed namespace so ids stay stable across processes and releases.
+const NAMESPACE = '5b0c3e39-6f0e-4d55-9a57-6e1b0f7f2a11';
+
+export const newId = (): string => randomUUID();
+
+/** The same kind, customer and number always give the same invoice id: resubmissions cannot create twins. */
+export function invoiceId(kind: 'internal' | 'external', customerId: string, number: string): string {
+  return uuidv5(JSON.stringify(['invoice', kind, customerId, number]), NAMESPACE);
+}
+
+/** One id per notified outcome, so the SdI repeating itself is recorded once. */
+export function sdiNotificationId(customerId: string, invoiceNumber: string, status: string): string {
+  return uuidv5(JSON.stringify(['sdi-notification', customerId, invoiceNumber, status]), NAMESPACE);
+}
+
+/** One callback message per event: the webhook-id a client deduplicates on. */
+export function callbackMessageId(...event: string[]): string {
+  return `msg_${uuidv5(JSON.stringify(['callback', ...event]), NAMESPACE).replaceAll('-', '')}`;
+}

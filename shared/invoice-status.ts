@@ -1,0 +1,51 @@
+// The invoice status machine as data: every status, which moves are allowed, and which outcomes a client is told.
+export const INVOICE_STATUSES = [
+  'INTERNAL_INVOICE_NEW',
+  'INTERNAL_INVOICE_TOBE_SENT',
+  'INTERNAL_INVOICE_SENT',
+  'INTERNAL_INVOICE_NOT_SENT',
+  'INTERNAL_INVOICE_DELIVERED',
+  'INTERNAL_INVOICE_DISCARDED',
+  'INTERNAL_INVOICE_NOT_DELIVERED',
+  'INTERNAL_INVOICE_INVALID',
+  'EXTERNAL_INVOICE',
+] as const;
+
+export type InvoiceStatus = (typeof INVOICE_STATUSES)[number];
+
+export const PAYMENT_STATUSES = ['PENDING', 'PAID', 'FAILED'] as const;
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+
+/** Allowed moves. NOT_SENT → SENT is a retry from the DLQ succeeding; the SdI outcomes are final. */
+export const TRANSITIONS: Readonly<Record<InvoiceStatus, readonly InvoiceStatus[]>> = {
+  INTERNAL_INVOICE_NEW: ['INTERNAL_INVOICE_TOBE_SENT', 'INTERNAL_INVOICE_INVALID', 'EXTERNAL_INVOICE'],
+  INTERNAL_INVOICE_TOBE_SENT: ['INTERNAL_INVOICE_SENT', 'INTERNAL_INVOICE_NOT_SENT'],
+  INTERNAL_INVOICE_NOT_SENT: ['INTERNAL_INVOICE_SENT'],
+  INTERNAL_INVOICE_SENT: ['INTERNAL_INVOICE_DELIVERED', 'INTERNAL_INVOICE_DISCARDED', 'INTERNAL_INVOICE_NOT_DELIVERED'],
+  INTERNAL_INVOICE_DELIVERED: [],
+  INTERNAL_INVOICE_DISCARDED: [],
+  INTERNAL_INVOICE_NOT_DELIVERED: [],
+  INTERNAL_INVOICE_INVALID: [],
+  EXTERNAL_INVOICE: [],
+};
+
+export function canTransition(from: InvoiceStatus, to: InvoiceStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** The statuses a move to `to` may start from. */
+export function predecessorsOf(to: InvoiceStatus): InvoiceStatus[] {
+  return INVOICE_STATUSES.filter((from) => canTransition(from, to));
+}
+
+/** The SdI outcome of a notification, as an invoice status. */
+export const SDI_OUTCOME_STATUS = {
+  DELIVERED: 'INTERNAL_INVOICE_DELIVERED',
+  DISCARDED: 'INTERNAL_INVOICE_DISCARDED',
+  NOT_DELIVERED: 'INTERNAL_INVOICE_NOT_DELIVERED',
+} as const satisfies Record<string, InvoiceStatus>;
+
+/** A client with a callback URL hears of every status after acceptance: saved, sent, and the SdI's verdict. */
+export function isNotifiedStatus(status: InvoiceStatus): boolean {
+  return status !== 'INTERNAL_INVOICE_NEW';
+}

@@ -1,0 +1,47 @@
+// Exact invoice arithmetic with big.js: line totals, a summary per VAT rate and document totals, in integer cents.
+import { Big } from 'big.js';
+import type { InvoiceLineInput } from './invoice-schema.js';
+
+export interface VatSummary {
+  vatRate: string;
+  natura: string | undefined;
+  taxableCents: number;
+  vatCents: number;
+}
+
+export interface InvoiceTotals {
+  lineCents: number[];
+  summaries: VatSummary[];
+  taxableCents: number;
+  vatCents: number;
+  totalCents: number;
+}
+
+const ROUND_HALF_UP = 1;
+
+const toCents = (amount: Big): number => Number(amount.times(100).round(0, ROUND_HALF_UP).toString());
+
+/** Line total = quantity × unit price rounded to the cent; VAT is computed once per rate on the summed lines. */
+export function computeTotals(lines: Pick<InvoiceLineInput, 'quantity' | 'unitPrice' | 'vatRate' | 'natura'>[]): InvoiceTotals {
+  const lineCents = lines.map((l) => toCents(new Big(l.quantity).times(l.unitPrice)));
+  const groups = new Map<string, VatSummary>();
+  lines.forEach((line, i) => {
+    const rate = new Big(line.vatRate).toFixed(2);
+    const key = `${rate}|${line.natura ?? ''}`;
+    const group = groups.get(key) ?? { vatRate: rate, natura: line.natura, taxableCents: 0, vatCents: 0 };
+    group.taxableCents += lineCents[i] ?? 0;
+    groups.set(key, group);
+  });
+  const summaries = [...groups.values()].map((g) => ({
+    ...g,
+    vatCents: toCents(new Big(g.taxableCents).div(100).times(g.vatRate).div(100)),
+  }));
+  const taxableCents = summaries.reduce((sum, s) => sum + s.taxableCents, 0);
+  const vatCents = summaries.reduce((sum, s) => sum + s.vatCents, 0);
+  return { lineCents, summaries, taxableCents, vatCents, totalCents: taxableCents + vatCents };
+}
+
+/** Formats cents as a decimal string with two places, e.g. 12345 → "123.45". */
+export function formatCents(cents: number): string {
+  return new Big(cents).div(100).toFixed(2);
+}

@@ -1,0 +1,43 @@
+// Redis connection factories: producers fail fast, workers wait for Redis to come back.
+import { Redis, type RedisOptions } from 'ioredis';
+
+const reconnect = (times: number) => Math.min(200 * times, 2000);
+
+/**
+ * For the API and other producers: no offline queue and one retry per command, so a request
+ * fails at once while Redis is down (the API answers 503) instead of waiting in memory.
+ */
+export function createProducerConnection(url: string, options: RedisOptions = {}): Redis {
+  return new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    retryStrategy: reconnect,
+    ...options,
+  });
+}
+
+/** For workers: BullMQ's blocking commands require `maxRetriesPerRequest: null`. */
+export function createWorkerConnection(url: string, options: RedisOptions = {}): Redis {
+  return new Redis(url, {
+    maxRetriesPerRequest: null,
+    retryStrategy: reconnect,
+    ...options,
+  });
+}
+
+/** Resolves once the connection is ready, or rejects after `timeoutMs`. */
+export async function waitForRedis(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`Redis did not answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
+}

@@ -1,0 +1,25 @@
+// What a job handler is: a plain async function of its payload and a context, plus an optional give-up hook.
+import type { JobData, JobName, QueueName } from '../queues/jobs.js';
+import type { AppContext } from '../shared/context.js';
+
+export interface JobContext extends AppContext {
+  job: {
+    id: string;
+    queue: QueueName;
+    name: string;
+    /** 1 on the first run. */
+    attempt: number;
+    maxAttempts: number;
+  };
+}
+
+export interface JobHandler<P> {
+  run(payload: P, ctx: JobContext): Promise<unknown>;
+  /** Called once when the job fails for the last time: record the outcome where the API can see it. */
+  giveUp?(payload: P, ctx: JobContext, error: Error): Promise<void>;
+}
+
+/** The task list: for each queue, a handler per job name. A queue without an entry is not served yet. */
+export type HandlerRegistry = {
+  [Q in QueueName]?: { [N in JobName<Q>]: JobHandler<JobData<Q, N>> };
+};
