@@ -4,7 +4,7 @@ import { createQueues } from '../queues/queues.js';
 import type { QueueName } from '../queues/jobs.js';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.js';
 import type { AppContext } from './context.js';
-import { createDb } from './db.js';
+import { createDb, type Db } from './db.js';
 import { createLogger } from './logger.js';
 import { createProducerConnection } from './redis.js';
 
@@ -14,9 +14,9 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export function createRuntime(config: Config, name: string): Runtime {
+export function createRuntime(config: Config, name: string, given: { db?: Db } = {}): Runtime {
   const log = createLogger(config, name);
-  const db = createDb({ url: config.databaseUrl });
+  const db = given.db ?? createDb({ url: config.databaseUrl });
   const connection = createProducerConnection(config.redisUrl);
   connection.on('error', (err) => log.debug({ err }, 'redis connection error'));
   const policies = queuePolicies(config);

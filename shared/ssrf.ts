@@ -10,7 +10,7 @@ export class UnsafeUrlError extends Error {
 
 export type LookupAll = (hostname: string) => Promise<LookupAddress[]>;
 
-const systemLookupAll: LookupAll = (hostname) =>
+export const systemLookupAll: LookupAll = (hostname) =>
   new Promise((resolve, reject) =>
     dnsLookup(hostname, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))),
   );
