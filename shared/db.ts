@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from '../migrations/index.js';
+import type { Logger } from './logger.js';
 
 export type Db = Knex;
 
@@ -11,14 +12,27 @@ export interface DbOptions {
   url: string;
   /** PostgreSQL schema to use (tests give each run its own). */
   schema?: string;
+  /** Where knex's own warnings go; without it they go to the console. */
+  log?: Logger;
+}
+
+function knexLog(log: Logger | undefined): Knex.Config['log'] {
+  if (!log) return undefined;
+  return {
+    warn: (message: unknown) => log.warn({ knex: message }, 'database warning'),
+    error: (message: unknown) => log.error({ knex: message }, 'database error'),
+    deprecate: (method: string, alternative: string) => log.warn(`knex: ${method} is deprecated, use ${alternative}`),
+    debug: (message: unknown) => log.debug({ knex: message }, 'database debug'),
+  };
 }
 
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);
 }
 
-export function knexConfig({ url, schema }: DbOptions): Knex.Config {
+export function knexConfig({ url, schema, log }: DbOptions): Knex.Config {
   const migrations = { migrationSource };
+  const logging = knexLog(log);
   if (isPostgresUrl(url)) {
     return {
       client: 'pg',
@@ -28,6 +42,7 @@ export function knexConfig({ url, schema }: DbOptions): Knex.Config {
       pool: { min: 0, max: 10 },
       acquireConnectionTimeout: 1500,
       migrations,
+      log: logging,
     };
   }
   if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true });
@@ -47,6 +62,7 @@ export function knexConfig({ url, schema }: DbOptions): Knex.Config {
       },
     },
     migrations,
+    log: logging,
   };
 }
 

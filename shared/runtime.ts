@@ -16,7 +16,7 @@ export interface Runtime {
 
 export function createRuntime(config: Config, name: string, given: { db?: Db } = {}): Runtime {
   const log = createLogger(config, name);
-  const db = given.db ?? createDb({ url: config.databaseUrl });
+  const db = given.db ?? createDb({ url: config.databaseUrl, log });
   const connection = createProducerConnection(config.redisUrl);
   connection.on('error', (err) => log.debug({ err }, 'redis connection error'));
   const policies = queuePolicies(config);
