@@ -25,9 +25,11 @@ export async function createTestDb(): Promise<TestDb> {
     await admin.destroy();
     const db = createDb({ url: pgUrl, schema });
     await migrateLatest(db);
+    const separator = pgUrl.includes('?') ? '&' : '?';
     return {
       db,
-      url: pgUrl,
+      // A child process given this URL lands in the same schema.
+      url: `${pgUrl}${separator}options=${encodeURIComponent(`-c search_path=${schema}`)}`,
       schema,
       async destroy() {
         await db.destroy();
