@@ -205,3 +205,6 @@ export function loadDotEnv(path = '.env'): void {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
+
+/** Every environment variable the configuration reads. */
+export const ENV_NAMES = Object.keys(envSchema.shape);

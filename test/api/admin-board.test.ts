@@ -1,0 +1,27 @@
+// Bull Board is served at /admin/queues to operators with the configured credentials, and to no one else.
+import { expect } from 'chai';
+import request from 'supertest';
+import { createTestSystem, type TestSystem } from '../helpers/system.js';
+
+describe('Bull Board', () => {
+  let system: TestSystem;
+  beforeEach(async () => {
+    system = await createTestSystem({ ADMIN_USER: 'ops', ADMIN_PASSWORD: 'correct horse battery' });
+  });
+  afterEach(async () => {
+    await system.close();
+  });
+
+  it('asks for credentials and refuses wrong ones', async () => {
+    const none = await request(system.app).get('/admin/queues').expect(401);
+    expect(none.headers['www-authenticate']).to.match(/^Basic/);
+    await request(system.app).get('/admin/queues').auth('ops', 'wrong').expect(401);
+  });
+
+  it('lists every queue to an operator', async () => {
+    await request(system.app).get('/admin/queues').auth('ops', 'correct horse battery').expect(200);
+    const api = await request(system.app).get('/admin/queues/api/queues').auth('ops', 'correct horse battery').expect(200);
+    const names = (api.body.queues as { name: string }[]).map((q) => q.name);
+    expect(names).to.include.members(['invoice-save', 'sdi-send', 'charge', 'billing', 'callback', 'collect', 'orders', 'reports']);
+  });
+});
