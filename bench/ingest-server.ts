@@ -1,0 +1,26 @@
+// A server for bench/ingest.ts: `antaeus` (the real API) or `bare` (express 5 + queue.add), on PORT.
+import express from 'express';
+import { Queue } from 'bullmq';
+import { createApp } from '../api/app.js';
+import { loadConfig } from '../shared/config.js';
+import { createRuntime } from '../shared/runtime.js';
+
+const mode = process.argv[2];
+const config = loadConfig(process.env);
+
+if (mode === 'antaeus') {
+  const runtime = createRuntime(config, 'bench');
+  createApp(runtime.ctx).listen(config.port, () => console.log('ready'));
+} else if (mode === 'bare') {
+  const queue = new Queue('bare-ingest', { connection: { url: config.redisUrl }, prefix: `${config.queuePrefix}-bare` });
+  const app = express();
+  app.use(express.json({ limit: '1mb' }));
+  app.post('/v1/invoices', async (req, res) => {
+    const job = await queue.add('internal', req.body);
+    res.status(202).json({ id: job.id });
+  });
+  app.listen(config.port, () => console.log('ready'));
+} else {
+  console.error('usage: ingest-server.ts antaeus|bare');
+  process.exit(2);
+}

@@ -1,0 +1,119 @@
+// npm run bench:ingest — requests/s and p99 of POST /v1/invoices against a bare express route doing only queue.add.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import { createDb, migrateLatest } from '../shared/db.js';
+import { freePort, RedisServer } from '../scripts/redis-server.js';
+import { insertCustomer } from '../shared/customers.js';
+import { addApiKey, insertUser, linkCustomer } from '../shared/users.js';
+
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+
+/** A realistic invoice of about 1 KB; each request gets its own number so none is a resubmission. */
+function invoice(n: number): string {
+  return JSON.stringify({
+    customerId: 'bench-customer',
+    number: `B-${process.pid}-${n}`,
+    issueDate: '2026-11-01',
+    dueDate: '2026-12-01',
+    currency: 'EUR',
+    callbackUrl: 'https://hooks.example.com/antaeus/invoices',
+    lines: [
+      { description: 'Consulenza sistemistica, ottobre 2026: 12 ore presso la sede del cliente, incluse trasferte', quantity: '12', unitPrice: '85.00', vatRate: '22' },
+      { description: 'Licenza software gestionale, canone mensile, piano Professional con 10 utenti', quantity: 1, unitPrice: '149.90', vatRate: 22 },
+      { description: 'Manutenzione evolutiva del modulo di fatturazione elettronica, rilascio 4.2', quantity: '6.5', unitPrice: '70.00', vatRate: '22' },
+      { description: 'Hosting gestito, server dedicato in datacenter a Milano, novembre 2026', quantity: 1, unitPrice: '220.00', vatRate: '22' },
+      { description: 'Bolli e spese di trasferta documentate, rimborso a piè di lista', quantity: 1, unitPrice: '2.00', vatRate: 0, natura: 'N1' },
+    ],
+  });
+}
+
+async function startServer(mode: 'antaeus' | 'bare', env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/ingest-server.ts', mode], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
+    // The API's own logs go to the same pipe; the bare server prints only "ready".
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line === 'ready' || line.includes('"msg":"API listening') || line.includes('ready')) resolve();
+    });
+  });
+  return child;
+}
+
+async function load(port: number, auth: string | undefined, seconds: number): Promise<autocannon.Result> {
+  let n = 0;
+  return autocannon({
+    url: `http://127.0.0.1:${port}/v1/invoices`,
+    method: 'POST',
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+    requests: [{ setupRequest: (req) => ({ ...req, body: invoice(n++) }) }],
+  });
+}
+
+const redis = await RedisServer.start();
+const dir = mkdtempSync(join(tmpdir(), 'antaeus-bench-'));
+const databaseUrl = join(dir, 'bench.sqlite');
+const children: ChildProcess[] = [];
+try {
+  const db = createDb({ url: databaseUrl });
+  await migrateLatest(db);
+  await insertCustomer(db, {
+    id: 'bench-customer',
+    name: 'Bench S.r.l.',
+    vatNumber: 'IT01879020517',
+    address: { street: 'Via Roma 1', postalCode: '00184', city: 'Roma', country: 'IT' },
+    sdiCode: 'M5UXCR1',
+    currency: 'EUR',
+    email: 'bench@example.com',
+    username: 'bench',
+  });
+  const userId = await insertUser(db, { username: 'bench-client', email: 'bench@example.com', role: 'client' });
+  await linkCustomer(db, userId, 'bench-customer');
+  const apiKey = await addApiKey(db, userId);
+  await db.destroy();
+
+  const [antaeusPort, barePort] = [await freePort(), await freePort()];
+  const env = (port: number) => ({
+    ...process.env,
+    NODE_ENV: 'production',
+    ADMIN_PASSWORD: 'bench-only-password',
+    PORT: String(port),
+    REDIS_URL: redis.url,
+    DATABASE_URL: databaseUrl,
+    QUEUE_PREFIX: 'bench',
+    LOG_LEVEL: 'info',
+    // The callback host is allowlisted so the figure measures Antaeus, not this machine's (absent) DNS.
+    CALLBACK_ALLOWED_HOSTS: 'hooks.example.com',
+  });
+  children.push(await startServer('antaeus', env(antaeusPort)), await startServer('bare', env(barePort)));
+
+  const check = await fetch(`http://127.0.0.1:${antaeusPort}/v1/invoices`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` }, body: invoice(-1) });
+  if (check.status !== 202) throw new Error(`the API refused the bench invoice: ${check.status} ${await check.text()}`);
+
+  // Warm both up (JIT, connection pools), then measure each in turn.
+  await load(barePort, undefined, 2);
+  await load(antaeusPort, `Bearer ${apiKey}`, 2);
+  const bare = await load(barePort, undefined, DURATION_S);
+  const ours = await load(antaeusPort, `Bearer ${apiKey}`, DURATION_S);
+  for (const [name, r] of [['bare', bare], ['antaeus', ours]] as const) {
+    if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
+  }
+
+  console.log(`connections: ${CONNECTIONS}`);
+  console.log(`duration_s: ${DURATION_S}`);
+  console.log(`bare_requests_per_s: ${bare.requests.average.toFixed(0)}`);
+  console.log(`bare_p99_ms: ${bare.latency.p99}`);
+  console.log(`antaeus_requests_per_s: ${ours.requests.average.toFixed(0)}`);
+  console.log(`antaeus_p99_ms: ${ours.latency.p99}`);
+  console.log(`ratio: ${(ours.requests.average / bare.requests.average).toFixed(2)}`);
+} finally {
+  for (const child of children) child.kill('SIGTERM');
+  await redis.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
