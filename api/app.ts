@@ -31,8 +31,14 @@ export function createApp(ctx: AppContext, options: AppOptions = {}): Express {
         res.setHeader('x-request-id', id);
         return id;
       },
+      customProps: (_req, res) => ({ userId: (res as { locals?: { principal?: { userId: string } } }).locals?.principal?.userId }),
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      // One short line per request: headers are neither needed nor safe to keep in logs.
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
     }),
   );
 
@@ -43,7 +49,7 @@ export function createApp(ctx: AppContext, options: AppOptions = {}): Express {
 
   const v1 = express.Router();
   // Authenticate before reading a body, so anonymous callers cannot make us parse a megabyte.
-  v1.use(authenticate(ctx.db));
+  v1.use(authenticate(ctx.db, ctx.config.authCacheMs));
   v1.use(express.json({ limit: BODY_LIMIT }));
   v1.use(invoicesRouter(ctx), sdiRouter(ctx), customersRouter(ctx), webhooksRouter(ctx));
   app.use('/v1', v1);

@@ -14,6 +14,9 @@ if (mode === 'antaeus') {
 } else if (mode === 'bare') {
   const queue = new Queue('bare-ingest', { connection: { url: config.redisUrl }, prefix: `${config.queuePrefix}-bare` });
   const app = express();
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
   app.use(express.json({ limit: '1mb' }));
   app.post('/v1/invoices', async (req, res) => {
     const job = await queue.add('internal', req.body);
@@ -24,3 +27,6 @@ if (mode === 'antaeus') {
   console.error('usage: ingest-server.ts antaeus|bare');
   process.exit(2);
 }
+
+// Exit cleanly on SIGTERM so `--cpu-prof` can write its profile.
+process.once('SIGTERM', () => process.exit(0));

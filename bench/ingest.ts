@@ -3,7 +3,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { createDb, migrateLatest } from '../shared/db.js';
 import { freePort, RedisServer } from '../scripts/redis-server.js';
@@ -32,16 +31,18 @@ function invoice(n: number): string {
   });
 }
 
-async function startServer(mode: 'antaeus' | 'bare', env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/ingest-server.ts', mode], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
-    // The API's own logs go to the same pipe; the bare server prints only "ready".
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (line === 'ready' || line.includes('"msg":"API listening') || line.includes('ready')) resolve();
-    });
-  });
-  return child;
+async function startServer(mode: 'antaeus' | 'bare', env: NodeJS.ProcessEnv, port: number): Promise<ChildProcess> {
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  // Logs are produced but go to /dev/null: a pipe into this busy process would throttle the server, not measure it.
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'bench/ingest-server.ts', mode], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${mode} server exited with ${child.exitCode}`);
+    const up = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+    if (up) return child;
+    if (Date.now() > deadline) throw new Error(`${mode} server did not start`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function load(port: number, auth: string | undefined, seconds: number): Promise<autocannon.Result> {
@@ -87,11 +88,11 @@ try {
     REDIS_URL: redis.url,
     DATABASE_URL: databaseUrl,
     QUEUE_PREFIX: 'bench',
-    LOG_LEVEL: 'info',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
     // The callback host is allowlisted so the figure measures Antaeus, not this machine's (absent) DNS.
     CALLBACK_ALLOWED_HOSTS: 'hooks.example.com',
   });
-  children.push(await startServer('antaeus', env(antaeusPort)), await startServer('bare', env(barePort)));
+  children.push(await startServer('antaeus', env(antaeusPort), antaeusPort), await startServer('bare', env(barePort), barePort));
 
   const check = await fetch(`http://127.0.0.1:${antaeusPort}/v1/invoices`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` }, body: invoice(-1) });
   if (check.status !== 202) throw new Error(`the API refused the bench invoice: ${check.status} ${await check.text()}`);

@@ -1,6 +1,7 @@
 // The producer side: one BullMQ Queue per queue name, typed adds, default job options from the policy.
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { DependencyUnavailableError } from '../shared/errors/unavailable.js';
 import type { Logger } from '../shared/logger.js';
 import { QUEUE_NAMES, type JobData, type JobName, type QueueName } from './jobs.js';
 import { KEEP_COMPLETED, KEEP_FAILED, type QueuePolicy } from './policy.js';
@@ -17,6 +18,8 @@ export interface Queues {
     data: JobData<Q, N>,
     opts?: Pick<JobsOptions, 'jobId' | 'delay' | 'priority'>,
   ): Promise<Job<JobData<Q, N>>>;
+  /** A job by id, or undefined; fails fast like `add` while Redis is down. */
+  getJob(queue: QueueName, id: string): Promise<Job | undefined>;
   get(queue: QueueName): Queue;
   all(): Queue[];
   close(): Promise<void>;
@@ -48,7 +51,6 @@ export function createQueues({ connection, prefix, policies, log }: QueuesOption
         connection,
         prefix,
         // Not skipWaitingForReady: a queue first used while Redis is down would then stay broken for good.
-        // Waiting is safe: the API bounds every Redis call with a deadline and answers 503.
         defaultJobOptions: defaultJobOptions(policies[name]),
       });
       // An unhandled 'error' event would crash the process; Redis outages are expected and logged.
@@ -57,13 +59,23 @@ export function createQueues({ connection, prefix, policies, log }: QueuesOption
     }
     return queue;
   };
+  // Without an offline queue a command fails at once while Redis is down, except in BullMQ's own
+  // initialisation, which waits for the connection: so look at the connection first.
+  const ready = () => {
+    if (connection.status !== 'ready') throw new DependencyUnavailableError('redis', new Error(`connection is ${connection.status}`));
+  };
   return {
     prefix,
     connection,
     get,
     all: () => QUEUE_NAMES.map(get),
     async add(queue, name, data, opts) {
+      ready();
       return (await get(queue).add(name, data, opts)) as Job<JobData<typeof queue, typeof name>>;
+    },
+    async getJob(queue, id) {
+      ready();
+      return get(queue).getJob(id);
     },
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));

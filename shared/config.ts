@@ -26,6 +26,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** Base delay of the exponential retry backoff of every queue but `callback` (`RETRY_BASE_DELAY_MS`). @defaultValue `1000` */
   retryBaseDelayMs: number;
+  /** How long the API remembers who an API key belongs to and its customers (`AUTH_CACHE_SECONDS`); revocations take effect within it, 0 disables. @defaultValue `10` */
+  authCacheMs: number;
   /** pino log level (`LOG_LEVEL`). @defaultValue `info` */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** API key of the demo operator created by the development seed (`DEMO_API_KEY`). @defaultValue generated and printed */
@@ -131,6 +133,7 @@ const envSchema = z.object({
   WORKER_CONCURRENCY: concurrency.default({}),
   SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(25_000),
   RETRY_BASE_DELAY_MS: integer(1, 3_600_000).default(1000),
+  AUTH_CACHE_SECONDS: integer(0, 3600).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DEMO_API_KEY: z.string().min(16, 'expected at least 16 characters').optional(),
   ADMIN_USER: z.string().min(1).default('admin'),
@@ -176,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerConcurrency: e.WORKER_CONCURRENCY,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     retryBaseDelayMs: e.RETRY_BASE_DELAY_MS,
+    authCacheMs: e.AUTH_CACHE_SECONDS * 1000,
     logLevel: e.LOG_LEVEL,
     demoApiKey: e.DEMO_API_KEY,
     adminUser: e.ADMIN_USER,

@@ -1,9 +1,9 @@
 // Identifiers: random ids for new rows, UUIDv5 where the same input must always map to the same id.
 import { randomUUID } from 'node:crypto';
-import { v5 as uuidv5 } from 'uuid';
+import { parse as parseUuid, v5 as uuidv5 } from 'uuid';
 
-// A fixed namespace so ids stay stable across processes and releases.
-const NAMESPACE = '5b0c3e39-6f0e-4d55-9a57-6e1b0f7f2a11';
+// A fixed namespace so ids stay stable across processes and releases; parsed once, not on every id.
+const NAMESPACE = parseUuid('5b0c3e39-6f0e-4d55-9a57-6e1b0f7f2a11');
 
 export const newId = (): string => randomUUID();
 

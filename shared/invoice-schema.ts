@@ -12,20 +12,28 @@ export const NATURA_CODES = [
 const BASIC_LATIN_PRINTABLE = /^[\x20-\x7e]+$/;
 const LATIN1_PRINTABLE = /^[\x20-\x7e\xa0-\xff]+$/;
 
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** YYYY-MM-DD naming a real day (29 February only in leap years). */
+export function isCalendarDate(s: string): boolean {
+  const year = Number(s.slice(0, 4));
+  const month = Number(s.slice(5, 7));
+  const day = Number(s.slice(8, 10));
+  if (month < 1 || month > 12 || day < 1 || day > DAYS_IN_MONTH[month - 1]!) return false;
+  return month !== 2 || day < 29 || (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0));
+}
+
 const isoDate = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date as YYYY-MM-DD')
-  .refine((s) => {
-    const d = new Date(`${s}T00:00:00Z`);
-    return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(s);
-  }, 'not a calendar date');
+  .refine(isCalendarDate, 'not a calendar date');
 
-/** A decimal given as a JSON number or string, kept as a string so no value passes through floating point twice. */
+/**
+ * A decimal given as a JSON number or string, kept as a string so no value passes through floating point twice.
+ * A preprocess rather than a union: a union tries the number branch first and builds an issue for every string.
+ */
 const decimal = (pattern: RegExp, message: string) =>
-  z
-    .union([z.number(), z.string()])
-    .transform((v) => (typeof v === 'number' ? String(v) : v.trim()))
-    .refine((s) => pattern.test(s), message);
+  z.preprocess((v) => (typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim() : v), z.string().regex(pattern, message));
 
 export const invoiceLineSchema = z
   .object({

@@ -4,10 +4,17 @@ import type { Config } from './config.js';
 
 export type { Logger };
 
+/**
+ * Logs go to stdout asynchronously: a quiet process writes each line at once, a busy one writes the lines that
+ * queued up behind the last write together, and no request waits on a write. pino flushes on exit.
+ */
 export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
-  return pino({
-    name,
-    level: config.logLevel,
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
-  });
+  return pino(
+    {
+      name,
+      level: config.logLevel,
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+    },
+    pino.destination({ dest: 1, sync: false }),
+  );
 }

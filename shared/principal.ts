@@ -7,6 +7,8 @@ export interface Principal {
   userId: string;
   username: string;
   role: Role;
+  /** The customers a client may act for, loaded with the key; operators may act for all. */
+  customerIds: ReadonlySet<string> | 'all';
 }
 
 export const isOperator = (p: Principal): boolean => p.role === 'operator';
@@ -17,8 +19,6 @@ export function scopeToCustomers(query: Knex.QueryBuilder, db: Knex, principal: 
   return query.whereIn(column, db('user_customers').select('customer_id').where('user_id', principal.userId));
 }
 
-export async function canAccessCustomer(db: Knex, principal: Principal, customerId: string): Promise<boolean> {
-  if (isOperator(principal)) return true;
-  const link = await db('user_customers').first('customer_id').where({ user_id: principal.userId, customer_id: customerId });
-  return link !== undefined;
+export function canAccessCustomer(principal: Principal, customerId: string): boolean {
+  return principal.customerIds === 'all' || principal.customerIds.has(customerId);
 }

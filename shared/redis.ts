@@ -5,13 +5,15 @@ const reconnect = (times: number) => Math.min(200 * times, 2000);
 
 /**
  * For the API and other producers: no offline queue and one retry per command, so a request
- * fails at once while Redis is down (the API answers 503) instead of waiting in memory.
+ * fails at once while Redis is down (the API answers 503) instead of waiting in memory; and a
+ * command timeout, so a Redis that accepts but never answers cannot hold a request either.
  */
 export function createProducerConnection(url: string, options: RedisOptions = {}): Redis {
   return new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
+    commandTimeout: 1500,
     retryStrategy: reconnect,
     ...options,
   });

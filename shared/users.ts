@@ -42,7 +42,11 @@ export async function findPrincipalByApiKey(db: Knex, key: string): Promise<Prin
     .first('users.id as userId', 'users.username as username', 'users.role as role')
     .where('api_keys.key_hash', hashApiKey(key))
     .whereNull('api_keys.revoked_at');
-  return row ? { userId: String(row.userId), username: String(row.username), role: row.role as Role } : undefined;
+  if (!row) return undefined;
+  const role = row.role as Role;
+  const customerIds =
+    role === 'operator' ? ('all' as const) : new Set((await db('user_customers').pluck('customer_id').where('user_id', row.userId)) as string[]);
+  return { userId: String(row.userId), username: String(row.username), role, customerIds };
 }
 
 export async function linkCustomer(db: Knex, userId: string, customerId: string): Promise<void> {

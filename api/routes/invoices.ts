@@ -6,7 +6,6 @@ import { jobIds, type JobData } from '../../queues/jobs.js';
 import { listCallbacks } from '../../shared/callbacks.js';
 import type { AppContext } from '../../shared/context.js';
 import { nowIso } from '../../shared/db.js';
-import { withDeadline } from '../../shared/errors/unavailable.js';
 import { invoiceId } from '../../shared/ids.js';
 import { externalInvoiceDocumentSchema, invoiceDocumentSchema } from '../../shared/invoice-schema.js';
 import { INVOICE_STATUSES, PAYMENT_STATUSES } from '../../shared/invoice-status.js';
@@ -20,12 +19,11 @@ import {
   type InvoiceKind,
 } from '../../shared/invoices.js';
 import { canAccessCustomer } from '../../shared/principal.js';
+import { parseAllowlist } from '../../shared/ssrf.js';
 import { notFound } from '../errors.js';
 import { assertCallbackUrl, requireCustomer } from '../guards.js';
 import { pageQuery, toPageArgs } from '../paging.js';
 import { parseBody, parseQuery } from '../validate.js';
-
-const REDIS_DEADLINE_MS = 1500;
 
 const listQuery = pageQuery.extend({
   status: z.enum(INVOICE_STATUSES).optional(),
@@ -39,24 +37,21 @@ type IntakeJob = Job<JobData<'invoice-save', 'internal'> | JobData<'invoice-save
 
 export function invoicesRouter(ctx: AppContext): Router {
   const router = Router();
+  const allow = parseAllowlist(ctx.config.callbackAllowedHosts);
 
   const accept = (kind: InvoiceKind, schema: typeof invoiceDocumentSchema | typeof externalInvoiceDocumentSchema) =>
     async (req: import('express').Request, res: import('express').Response) => {
       const { principal } = res.locals;
       const document = parseBody(schema, req.body);
-      await requireCustomer(ctx.db, principal, document.customerId);
-      if (document.callbackUrl) await assertCallbackUrl(ctx.config, document.callbackUrl);
+      requireCustomer(principal, document.customerId);
+      if (document.callbackUrl) await assertCallbackUrl(allow, document.callbackUrl);
       const id = invoiceId(kind, document.customerId, document.number);
       const links = { self: `/v1/invoices/${id}` };
 
-      // A resubmission answers what exists; the job id makes a concurrent one a no-op too.
-      const existing = await findInvoice(ctx.db, id);
-      if (existing) {
-        res.status(202).json({ id, status: existing.status, links });
-        return;
-      }
+      // Thin on purpose: no database read. The id derives from the document, so a resubmission gets the same id;
+      // the job id makes BullMQ ignore it while the first job exists, and the unique row makes the save a no-op after.
       const payload = { invoiceId: id, document, acceptedAt: nowIso(), submittedBy: principal.userId };
-      await withDeadline('redis', ctx.queues.add('invoice-save', kind, payload, { jobId: jobIds.invoiceSave(id) }), REDIS_DEADLINE_MS);
+      await ctx.queues.add('invoice-save', kind, payload, { jobId: jobIds.invoiceSave(id) });
       res.status(202).json({ id, status: 'INTERNAL_INVOICE_NEW', links });
     };
 
@@ -74,7 +69,7 @@ export function invoicesRouter(ctx: AppContext): Router {
     const id = req.params.id;
     const invoice = await findInvoice(ctx.db, id);
     if (invoice) {
-      if (!(await canAccessCustomer(ctx.db, principal, invoice.customerId))) throw notFound('invoice');
+      if (!canAccessCustomer(principal, invoice.customerId)) throw notFound('invoice');
       const [lines, events, callbacks] = await Promise.all([
         listInvoiceLines(ctx.db, id),
         listInvoiceEvents(ctx.db, id),
@@ -85,10 +80,10 @@ export function invoicesRouter(ctx: AppContext): Router {
     }
 
     // Accepted but not saved yet: the intake job is the only record, and it says NEW.
-    const job = (await withDeadline('redis', ctx.queues.get('invoice-save').getJob(jobIds.invoiceSave(id)), REDIS_DEADLINE_MS)) as IntakeJob | undefined;
+    const job = (await ctx.queues.getJob('invoice-save', jobIds.invoiceSave(id))) as IntakeJob | undefined;
     if (!job || (job.name !== 'internal' && job.name !== 'external')) throw notFound('invoice');
     const data = job.data;
-    if (!(await canAccessCustomer(ctx.db, principal, data.document.customerId))) throw notFound('invoice');
+    if (!canAccessCustomer(principal, data.document.customerId)) throw notFound('invoice');
     const { invoice: pending, lines } = invoiceFromDocument({ id, kind: job.name, ...data });
     res.json({
       ...invoiceView(pending),

@@ -3,7 +3,6 @@ import { Router } from 'express';
 import { jobIds } from '../../queues/jobs.js';
 import type { AppContext } from '../../shared/context.js';
 import { nowIso } from '../../shared/db.js';
-import { withDeadline } from '../../shared/errors/unavailable.js';
 import { sdiNotificationId } from '../../shared/ids.js';
 import { sdiNotificationSchema } from '../../shared/invoice-schema.js';
 import { canAccessCustomer } from '../../shared/principal.js';
@@ -12,18 +11,16 @@ import { notFound } from '../errors.js';
 import { requireCustomer } from '../guards.js';
 import { parseBody } from '../validate.js';
 
-const REDIS_DEADLINE_MS = 1500;
-
 export function sdiRouter(ctx: AppContext): Router {
   const router = Router();
 
   router.post('/sdi/notifications', async (req, res) => {
     const { principal } = res.locals;
     const notification = parseBody(sdiNotificationSchema, req.body);
-    await requireCustomer(ctx.db, principal, notification.customerId);
+    requireCustomer(principal, notification.customerId);
     const id = sdiNotificationId(notification.customerId, notification.invoiceNumber, notification.status);
     const payload = { notificationId: id, notification, acceptedAt: nowIso(), submittedBy: principal.userId };
-    await withDeadline('redis', ctx.queues.add('invoice-save', 'sdi-notification', payload, { jobId: jobIds.sdiNotification(id) }), REDIS_DEADLINE_MS);
+    await ctx.queues.add('invoice-save', 'sdi-notification', payload, { jobId: jobIds.sdiNotification(id) });
     res.status(202).json({ id, status: 'RECEIVED', links: { self: `/v1/sdi/notifications/${id}` } });
   });
 
@@ -34,10 +31,10 @@ export function sdiRouter(ctx: AppContext): Router {
       res.json(stored);
       return;
     }
-    const job = await withDeadline('redis', ctx.queues.get('invoice-save').getJob(jobIds.sdiNotification(req.params.id)), REDIS_DEADLINE_MS);
+    const job = await ctx.queues.getJob('invoice-save', jobIds.sdiNotification(req.params.id));
     if (!job || job.name !== 'sdi-notification') throw notFound('notification');
     const { notification, acceptedAt, submittedBy } = job.data as { notification: { customerId: string }; acceptedAt: string; submittedBy: string };
-    if (!(await canAccessCustomer(ctx.db, principal, notification.customerId))) throw notFound('notification');
+    if (!canAccessCustomer(principal, notification.customerId)) throw notFound('notification');
     res.json({ id: req.params.id, ...notification, outcome: 'pending', receivedAt: acceptedAt, receivedBy: `user:${submittedBy}` });
   });
 

@@ -10,7 +10,7 @@ export class DependencyUnavailableError extends Error {
 }
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P03', 'SQLITE_BUSY', 'SQLITE_CANTOPEN']);
-const REDIS_MESSAGES = /enableOfflineQueue|Connection is closed|Stream isn't writeable|Reached the max retries per request|connect ETIMEDOUT|Redis did not answer/;
+const REDIS_MESSAGES = /enableOfflineQueue|Connection is closed|Stream isn't writeable|Reached the max retries per request|connect ETIMEDOUT|Redis did not answer|Command timed out/;
 
 /** Tells whether an error means "a dependency is down" rather than "this request is wrong". */
 export function isUnavailable(err: unknown): boolean {
