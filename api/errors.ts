@@ -1,5 +1,6 @@
 // JSON errors for every failure: { error: { code, message, details } }, never a stack trace.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from '../shared/logger.js';
 import type { ZodError } from 'zod';
 import { isUnavailable } from '../shared/errors/unavailable.js';
 
@@ -28,9 +29,9 @@ export const RETRY_AFTER_SECONDS = 5;
 
 export const routeNotFound: RequestHandler = (req, _res, next) => next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`));
 
-export const errorHandler: ErrorRequestHandler = (err: unknown, req, res, _next) => {
+export const errorHandler = (log: Logger): ErrorRequestHandler => (err: unknown, req, res, _next) => {
   const apiError = toApiError(err);
-  if (apiError.status >= 500) req.log?.error({ err }, apiError.message);
+  if (apiError.status >= 500) log.error({ err, reqId: req.id }, apiError.message);
   if (apiError.status === 503) res.set('Retry-After', String(RETRY_AFTER_SECONDS));
   if (apiError.status === 401) res.set('WWW-Authenticate', 'Bearer');
   res.status(apiError.status).json({ error: { code: apiError.code, message: apiError.message, details: apiError.details ?? null } });

@@ -10,11 +10,7 @@ export type { Logger };
  */
 export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
   return pino(
-    {
-      name,
-      level: config.logLevel,
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
-    },
+    { name, level: config.logLevel },
     pino.destination({ dest: 1, sync: false }),
   );
 }

@@ -1,5 +1,5 @@
 // Customer routes: clients read the customers linked to their user; operators read all and create them.
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AppContext } from '../../shared/context.js';
 import { customerInputSchema, findVisibleCustomer, insertCustomer, listCustomers } from '../../shared/customers.js';
 import { requireOperator } from '../auth.js';
@@ -7,8 +7,7 @@ import { ApiError, notFound } from '../errors.js';
 import { pageQuery, toPageArgs } from '../paging.js';
 import { parseBody, parseQuery } from '../validate.js';
 
-export function customersRouter(ctx: AppContext): Router {
-  const router = Router();
+export function customersRoutes(router: Router, ctx: AppContext): void {
 
   router.get('/customers', async (req, res) => {
     const query = parseQuery(pageQuery, req.query);
@@ -28,5 +27,4 @@ export function customersRouter(ctx: AppContext): Router {
     res.status(201).location(`/v1/customers/${id}`).json(await findVisibleCustomer(ctx.db, res.locals.principal, id));
   });
 
-  return router;
 }

@@ -1,5 +1,5 @@
 // Liveness (/healthz: the process answers) and readiness (/readyz: Redis and the database answer).
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AppContext } from '../../shared/context.js';
 import { withDeadline } from '../../shared/errors/unavailable.js';
 import { RETRY_AFTER_SECONDS } from '../errors.js';
@@ -15,8 +15,7 @@ async function check(work: () => Promise<unknown>, dependency: 'redis' | 'databa
   }
 }
 
-export function healthRouter(ctx: AppContext): Router {
-  const router = Router();
+export function healthRoutes(router: Router, ctx: AppContext): void {
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -29,5 +28,4 @@ export function healthRouter(ctx: AppContext): Router {
     if (!ready) res.set('Retry-After', String(RETRY_AFTER_SECONDS));
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', redis, database });
   });
-  return router;
 }

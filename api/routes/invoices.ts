@@ -1,5 +1,5 @@
 // Invoice routes: accept internal and external invoices (validate, derive the id, enqueue), read one, list.
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { Job } from 'bullmq';
 import { jobIds, type JobData } from '../../queues/jobs.js';
@@ -35,8 +35,7 @@ const listQuery = pageQuery.extend({
 
 type IntakeJob = Job<JobData<'invoice-save', 'internal'> | JobData<'invoice-save', 'external'>>;
 
-export function invoicesRouter(ctx: AppContext): Router {
-  const router = Router();
+export function invoicesRoutes(router: Router, ctx: AppContext): void {
   const allow = parseAllowlist(ctx.config.callbackAllowedHosts);
 
   const accept = (kind: InvoiceKind, schema: typeof invoiceDocumentSchema | typeof externalInvoiceDocumentSchema) =>
@@ -94,5 +93,4 @@ export function invoicesRouter(ctx: AppContext): Router {
     });
   });
 
-  return router;
 }

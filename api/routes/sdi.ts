@@ -1,5 +1,5 @@
 // SdI notification routes: accept a notification (validate, enqueue) and show how it was applied.
-import { Router } from 'express';
+import type { Router } from 'express';
 import { jobIds } from '../../queues/jobs.js';
 import type { AppContext } from '../../shared/context.js';
 import { nowIso } from '../../shared/db.js';
@@ -11,8 +11,7 @@ import { notFound } from '../errors.js';
 import { requireCustomer } from '../guards.js';
 import { parseBody } from '../validate.js';
 
-export function sdiRouter(ctx: AppContext): Router {
-  const router = Router();
+export function sdiRoutes(router: Router, ctx: AppContext): void {
 
   router.post('/sdi/notifications', async (req, res) => {
     const { principal } = res.locals;
@@ -38,5 +37,4 @@ export function sdiRouter(ctx: AppContext): Router {
     res.json({ id: req.params.id, ...notification, outcome: 'pending', receivedAt: acceptedAt, receivedBy: `user:${submittedBy}` });
   });
 
-  return router;
 }

@@ -1,5 +1,5 @@
 // The caller's callback signing secret: read it, or rotate it (the old one keeps signing for 24 hours).
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AppContext } from '../../shared/context.js';
 import { rotateSecret, signingSecrets, type WebhookSecret } from '../../shared/webhook-secrets.js';
 
@@ -13,13 +13,11 @@ function secretView(secrets: WebhookSecret[]) {
   };
 }
 
-export function webhooksRouter(ctx: AppContext): Router {
-  const router = Router();
+export function webhooksRoutes(router: Router, ctx: AppContext): void {
   router.get('/webhooks/secret', async (_req, res) => {
     res.json(secretView(await signingSecrets(ctx.db, res.locals.principal.userId)));
   });
   router.post('/webhooks/secret/rotate', async (_req, res) => {
     res.json(secretView(await rotateSecret(ctx.db, res.locals.principal.userId)));
   });
-  return router;
 }
