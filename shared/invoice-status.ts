@@ -33,11 +33,6 @@ export function canTransition(from: InvoiceStatus, to: InvoiceStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
-/** The statuses a move to `to` may start from. */
-export function predecessorsOf(to: InvoiceStatus): InvoiceStatus[] {
-  return INVOICE_STATUSES.filter((from) => canTransition(from, to));
-}
-
 /** The SdI outcome of a notification, as an invoice status. */
 export const SDI_OUTCOME_STATUS = {
   DELIVERED: 'INTERNAL_INVOICE_DELIVERED',

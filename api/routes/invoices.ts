@@ -1,5 +1,5 @@
 // Invoice routes: accept internal and external invoices (validate, derive the id, enqueue), read one, list.
-import type { Router } from 'express';
+import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
 import type { Job } from 'bullmq';
 import { jobIds, type JobData } from '../../queues/jobs.js';
@@ -39,7 +39,7 @@ export function invoicesRoutes(router: Router, ctx: AppContext): void {
   const allow = parseAllowlist(ctx.config.callbackAllowedHosts);
 
   const accept = (kind: InvoiceKind, schema: typeof invoiceDocumentSchema | typeof externalInvoiceDocumentSchema) =>
-    async (req: import('express').Request, res: import('express').Response) => {
+    async (req: Request, res: Response) => {
       const { principal } = res.locals;
       const document = parseBody(schema, req.body);
       requireCustomer(principal, document.customerId);

@@ -1,10 +1,9 @@
 // Every API request leaves one log line with its id, status, duration and caller; the id is echoed to the client.
-import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { pino } from 'pino';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
 import { addUser } from '../helpers/fixtures.js';
+import { captureLogs } from '../helpers/logs.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -18,14 +17,8 @@ describe('request log', () => {
   });
 
   function capture() {
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-        done();
-      },
-    });
-    return { lines, app: createApp({ ...system.ctx, log: pino({ level: 'info' }, sink) }) };
+    const { log, lines } = captureLogs();
+    return { lines, app: createApp({ ...system.ctx, log }) };
   }
 
   it('echoes a given request id and logs one line with the caller', async () => {

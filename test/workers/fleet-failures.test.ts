@@ -1,27 +1,19 @@
 // The worker fleet: "attempt n of m" on each failure, the give-up hook once on the last, unrecoverable errors at once.
-import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { pino } from 'pino';
 import sinon from 'sinon';
 import { UnrecoverableError, type QueueEvents } from 'bullmq';
 import type { HandlerRegistry } from '../../workers/types.js';
+import { captureLogs, type LogLine } from '../helpers/logs.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 
 describe('worker failures', () => {
   let system: TestSystem;
   let events: QueueEvents;
-  const lines: { msg: string; attempt?: number; outcome?: string }[] = [];
+  let lines: LogLine[];
 
   beforeEach(async () => {
-    lines.length = 0;
     system = await createTestSystem();
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-        done();
-      },
-    });
-    system.ctx.log = pino({ level: 'info' }, sink);
+    ({ log: system.ctx.log, lines } = captureLogs());
     events = await system.events('reports');
   });
   afterEach(async () => {
