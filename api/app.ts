@@ -13,20 +13,16 @@ import { webhooksRoutes } from './routes/webhooks.js';
 
 export const BODY_LIMIT = '1mb';
 
-export interface AppOptions {
-  /** Bull Board credentials; without a password the board is not mounted. */
-  admin?: { user: string; password: string | undefined };
-}
-
-export function createApp(ctx: AppContext, options: AppOptions = {}): Express {
+export function createApp(ctx: AppContext): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(requestLog(ctx.log));
 
   healthRoutes(app.router, ctx);
 
-  const admin = options.admin ?? { user: ctx.config.adminUser, password: ctx.config.adminPassword };
-  if (admin.password) app.use(ADMIN_PATH, basicAuth(admin.user, admin.password), bullBoardRouter(ctx.queues));
+  // Without a password (possible only outside production) the board is not mounted at all.
+  const { adminUser, adminPassword } = ctx.config;
+  if (adminPassword) app.use(ADMIN_PATH, basicAuth(adminUser, adminPassword), bullBoardRouter(ctx.queues));
 
   const v1 = express.Router();
   // Authenticate before reading a body, so anonymous callers cannot make us parse a megabyte.

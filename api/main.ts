@@ -1,9 +1,13 @@
 // The `web` process: the HTTP API and Bull Board. It never processes jobs.
+import { randomBytes } from 'node:crypto';
 import { configOrExit, createRuntime, onShutdown } from '../shared/runtime.js';
+import { ADMIN_PATH } from './admin.js';
 import { createApp } from './app.js';
 
 const config = configOrExit();
-const runtime = createRuntime(config, 'web');
+// Production requires ADMIN_PASSWORD (config.ts); elsewhere one is made up for this run and printed.
+const adminPassword = config.adminPassword ?? randomBytes(12).toString('base64url');
+const runtime = createRuntime({ ...config, adminPassword }, 'web');
 const { log } = runtime.ctx;
 const server = createApp(runtime.ctx).listen(config.port, (err?: Error) => {
   if (err) {
@@ -11,6 +15,7 @@ const server = createApp(runtime.ctx).listen(config.port, (err?: Error) => {
     process.exit(1);
   }
   log.info({ port: config.port }, `API listening on http://localhost:${config.port}`);
+  if (!config.adminPassword) log.info(`Bull Board at ${ADMIN_PATH}: user ${config.adminUser}, password ${adminPassword} (set ADMIN_PASSWORD to choose it)`);
 });
 
 onShutdown(async () => {
