@@ -1,6 +1,7 @@
 // Reads and validates the environment once; every other module receives the resulting Config.
 import { z } from 'zod';
 import { QUEUE_NAMES, isQueueName, type QueueName } from '../queues/jobs.js';
+import { parseAllowlist } from './ssrf.js';
 
 /** Thrown for a bad environment; its message is one line naming every bad variable. */
 export class ConfigError extends Error {
@@ -138,7 +139,16 @@ const envSchema = z.object({
   DEMO_API_KEY: z.string().min(16, 'expected at least 16 characters').optional(),
   ADMIN_USER: z.string().min(1).default('admin'),
   ADMIN_PASSWORD: z.string().min(8, 'expected at least 8 characters').optional(),
-  CALLBACK_ALLOWED_HOSTS: list.optional(),
+  CALLBACK_ALLOWED_HOSTS: list
+    .refine((entries) => {
+      try {
+        parseAllowlist(entries);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'expected host names, IP addresses or CIDR ranges such as 10.0.0.0/8')
+    .optional(),
   CALLBACK_TIMEOUT_MS: integer(1, 120_000).default(10_000),
   CALLBACK_RETRY_SCHEDULE: positiveNumbers.default([5, 300, 1800, 7200, 18000, 36000, 36000]),
   SMTP_URL: url(/^smtps?:$/, 'expected smtp://user:pass@host:port or smtps://…').optional(),

@@ -20,8 +20,20 @@ export interface Allowlist {
   cidrs: [ipaddr.IPv4 | ipaddr.IPv6, number][];
 }
 
-/** Parses `CALLBACK_ALLOWED_HOSTS` entries: host names, IP addresses or CIDR ranges. */
-export function parseAllowlist(entries: string[]): Allowlist {
+const parsed = new WeakMap<readonly string[], Allowlist>();
+
+/** The parsed allowlist of a configuration's entries, parsed once however many requests and jobs ask. */
+export function allowlistFor(entries: readonly string[]): Allowlist {
+  let allow = parsed.get(entries);
+  if (!allow) {
+    allow = parseAllowlist(entries);
+    parsed.set(entries, allow);
+  }
+  return allow;
+}
+
+/** Parses `CALLBACK_ALLOWED_HOSTS` entries: host names, IP addresses or CIDR ranges; throws on a malformed range. */
+export function parseAllowlist(entries: readonly string[]): Allowlist {
   const allow: Allowlist = { hosts: new Set(), cidrs: [] };
   for (const raw of entries) {
     const entry = raw.trim().toLowerCase().replace(/^\[|\]$/g, '');

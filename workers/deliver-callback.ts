@@ -5,7 +5,7 @@ import { callbackOutcome, parseRetryAfter } from '../queues/policy.js';
 import { findMessage, markMessageFailed, recordAttempt, type DeliveryAttempt } from '../shared/callbacks.js';
 import { RetryableError } from '../shared/errors/retryable.js';
 import { postJson } from '../shared/http-post.js';
-import { assertSafeUrl, guardedLookup, parseAllowlist, UnsafeUrlError } from '../shared/ssrf.js';
+import { allowlistFor, assertSafeUrl, guardedLookup, UnsafeUrlError } from '../shared/ssrf.js';
 import { signingSecrets } from '../shared/webhook-secrets.js';
 import { signWebhook } from '../shared/webhook-signature.js';
 import type { JobContext } from './types.js';
@@ -18,7 +18,7 @@ export async function deliverCallback({ messageId }: Payload, ctx: JobContext): 
   // A retried job for a settled message must not send it again.
   if (message.status !== 'pending') return { outcome: message.status };
 
-  const allow = parseAllowlist(ctx.config.callbackAllowedHosts);
+  const allow = allowlistFor(ctx.config.callbackAllowedHosts);
   const secrets = await signingSecrets(ctx.db, message.userId);
   const started = new Date();
   const attempt = (fields: Pick<DeliveryAttempt, 'statusCode' | 'error' | 'outcome'>): DeliveryAttempt => ({

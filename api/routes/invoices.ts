@@ -19,7 +19,7 @@ import {
   type InvoiceKind,
 } from '../../shared/invoices.js';
 import { canAccessCustomer } from '../../shared/principal.js';
-import { parseAllowlist } from '../../shared/ssrf.js';
+import { allowlistFor } from '../../shared/ssrf.js';
 import { notFound } from '../errors.js';
 import { assertCallbackUrl, requireCustomer } from '../guards.js';
 import { pageQuery, toPageArgs } from '../paging.js';
@@ -36,7 +36,7 @@ const listQuery = pageQuery.extend({
 type IntakeJob = Job<JobData<'invoice-save', 'internal'> | JobData<'invoice-save', 'external'>>;
 
 export function invoicesRoutes(router: Router, ctx: AppContext): void {
-  const allow = parseAllowlist(ctx.config.callbackAllowedHosts);
+  const allow = allowlistFor(ctx.config.callbackAllowedHosts);
 
   const accept = (kind: InvoiceKind, schema: typeof invoiceDocumentSchema | typeof externalInvoiceDocumentSchema) =>
     async (req: Request, res: Response) => {

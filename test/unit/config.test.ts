@@ -46,11 +46,11 @@ describe('configuration', () => {
   });
 
   it('names every bad variable in one line', () => {
-    expect(() => loadConfig({ PORT: 'eighty', WORKER_QUEUES: 'charge,nope', BILLING_TZ: 'Mars/Olympus', REDIS_URL: 'http://x' }))
+    expect(() => loadConfig({ PORT: 'eighty', WORKER_QUEUES: 'charge,nope', BILLING_TZ: 'Mars/Olympus', REDIS_URL: 'http://x', CALLBACK_ALLOWED_HOSTS: '10.0.0.0/99' }))
       .to.throw(ConfigError)
       .that.satisfies((err: Error) => {
         expect(err.message.split('\n')).to.have.length(1);
-        for (const name of ['PORT', 'WORKER_QUEUES', 'BILLING_TZ', 'REDIS_URL']) expect(err.message).to.contain(name);
+        for (const name of ['PORT', 'WORKER_QUEUES', 'BILLING_TZ', 'REDIS_URL', 'CALLBACK_ALLOWED_HOSTS']) expect(err.message).to.contain(name);
         return true;
       });
   });

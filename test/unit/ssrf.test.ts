@@ -1,6 +1,7 @@
 // The SSRF guard: only public unicast addresses, after DNS, unless allowlisted.
 import { expect } from 'chai';
-import { assertSafeUrl, isPublicAddress, parseAllowlist, systemLookupAll, UnsafeUrlError, type LookupAll } from '../../shared/ssrf.js';
+import type { LookupAddress } from 'node:dns';
+import { allowlistFor, assertSafeUrl, guardedLookup, isPublicAddress, parseAllowlist, systemLookupAll, UnsafeUrlError, type LookupAll } from '../../shared/ssrf.js';
 
 const none = parseAllowlist([]);
 const resolvesTo = (...addresses: string[]): LookupAll => async () => addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
@@ -60,6 +61,22 @@ describe('SSRF guard', () => {
     await assertSafeUrl('http://internal.example/hook', allow, resolvesTo('10.20.30.40'));
     await assertSafeUrl('http://[::1]:3000/', allow);
     expect(await refused('http://internal.example/hook', resolvesTo('192.168.0.1'), allow)).to.contain('192.168.0.1');
+  });
+
+  it('refuses at connection time a host that has been re-pointed inside the network', async () => {
+    const connect = (lookup: LookupAll, host = 'hooks.example', allow = none) =>
+      new Promise<{ err: Error | null; address: string | LookupAddress[] }>((resolve) =>
+        guardedLookup(allow, lookup)(host, { all: false }, (err, address) => resolve({ err, address })),
+      );
+    const rebound = await connect(resolvesTo('127.0.0.1'));
+    expect(rebound.err).to.be.instanceOf(UnsafeUrlError);
+    expect((await connect(resolvesTo('93.184.216.34'))).address).to.equal('93.184.216.34');
+    expect((await connect(resolvesTo('10.1.2.3'), 'hooks.example', parseAllowlist(['hooks.example']))).address).to.equal('10.1.2.3');
+  });
+
+  it('parses each configured list once', () => {
+    const entries = ['localhost', '10.0.0.0/8'];
+    expect(allowlistFor(entries)).to.equal(allowlistFor(entries));
   });
 
   it('refuses a host that does not resolve', async () => {
