@@ -8,7 +8,8 @@ import { requestLog } from './request-log.js';
 import { customersRoutes } from './routes/customers.js';
 import { healthRoutes } from './routes/health.js';
 import { invoicesRoutes } from './routes/invoices.js';
-import { sdiRoutes } from './routes/sdi.js';
+import { reportsRoutes } from './routes/reports.js';
+import { sdiRoutes, XML_TYPES } from './routes/sdi.js';
 import { webhooksRoutes } from './routes/webhooks.js';
 
 export const BODY_LIMIT = '1mb';
@@ -28,8 +29,9 @@ export function createApp(ctx: AppContext): Express {
   // Authenticate before reading a body, so anonymous callers cannot make us parse a megabyte.
   v1.use(authenticate(ctx.db, ctx.config.authCacheMs));
   v1.use(express.json({ limit: BODY_LIMIT }));
+  v1.use(express.text({ type: XML_TYPES, limit: BODY_LIMIT }));
   // Every route registers on this one router: each nested router would cost every request a hop.
-  for (const routes of [invoicesRoutes, sdiRoutes, customersRoutes, webhooksRoutes]) routes(v1, ctx);
+  for (const routes of [invoicesRoutes, sdiRoutes, customersRoutes, webhooksRoutes, reportsRoutes]) routes(v1, ctx);
   app.use('/v1', v1);
 
   app.use(routeNotFound);

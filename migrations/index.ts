@@ -1,13 +1,17 @@
 // The ordered list of migrations, imported statically so knex finds them the same way under tsx and from dist/.
 import type { Knex } from 'knex';
 import * as initial from './20261121000000_initial.js';
+import * as sdiTransmission from './20261122000000_sdi_transmission.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
   down(knex: Knex): Promise<void>;
 }
 
-const migrations: [string, Migration][] = [['20261121000000_initial', initial]];
+const migrations: [string, Migration][] = [
+  ['20261121000000_initial', initial],
+  ['20261122000000_sdi_transmission', sdiTransmission],
+];
 
 export const migrationSource: Knex.MigrationSource<string> = {
   getMigrations: async () => migrations.map(([name]) => name),

@@ -21,11 +21,14 @@ export const KEEP_FAILED = { age: 7 * 24 * 3600, count: 50_000 };
 
 const HOUR = 3_600_000;
 
-export function queuePolicies(config: Pick<Config, 'retryBaseDelayMs' | 'callbackRetrySchedule' | 'workerConcurrency'>): Record<QueueName, QueuePolicy> {
+export function queuePolicies(
+  config: Pick<Config, 'retryBaseDelayMs' | 'callbackRetrySchedule' | 'workerConcurrency' | 'jobAttempts'>,
+): Record<QueueName, QueuePolicy> {
   const exponential = (capMs: number): Backoff => ({ kind: 'exponential', baseMs: config.retryBaseDelayMs, capMs, jitter: 0.2 });
   const policies: Record<QueueName, QueuePolicy> = {
     'invoice-save': { attempts: 10, backoff: exponential(5 * 60_000), concurrency: 10 },
-    'sdi-send': { attempts: 8, backoff: exponential(HOUR), concurrency: 5 },
+    // 15 attempts reach about four hours: an SMTP or PEC outage of an hour or two is ridden out before NOT_SENT.
+    'sdi-send': { attempts: 15, backoff: exponential(HOUR), concurrency: 5 },
     charge: { attempts: 8, backoff: exponential(HOUR), concurrency: 20 },
     billing: { attempts: 5, backoff: exponential(10 * 60_000), concurrency: 1 },
     callback: {
@@ -39,6 +42,9 @@ export function queuePolicies(config: Pick<Config, 'retryBaseDelayMs' | 'callbac
   };
   for (const [queue, concurrency] of Object.entries(config.workerConcurrency) as [QueueName, number][]) {
     policies[queue] = { ...policies[queue], concurrency };
+  }
+  for (const [queue, attempts] of Object.entries(config.jobAttempts) as [QueueName, number][]) {
+    policies[queue] = { ...policies[queue], attempts };
   }
   return policies;
 }

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createApp } from '../api/app.js';
 import { ADMIN_PATH } from '../api/admin.js';
@@ -12,6 +13,9 @@ import { configOrExit, createRuntime, onShutdown } from '../shared/runtime.js';
 import { seedDevelopment } from '../shared/seed.js';
 import { startFleet } from '../workers/fleet.js';
 import { handlers } from '../workers/index.js';
+import { createWorkerServices } from '../workers/services.js';
+import { upsertJobSchedulers } from '../queues/schedules.js';
+import { SdiSimulator } from './sdi-simulator.js';
 import { RedisServer } from './redis-server.js';
 
 const DATA_DIR = resolve('data');
@@ -67,42 +71,74 @@ const config: Config = configOrExit({
   ADMIN_PASSWORD: process.env.ADMIN_PASSWORD || secrets.adminPassword,
 });
 const privateRedis = await ensureRedis(config);
-const effective: Config = privateRedis ? { ...config, redisUrl: privateRedis.url } : config;
+const withRedis: Config = privateRedis ? { ...config, redisUrl: privateRedis.url } : config;
 
-const runtime = createRuntime(effective, 'antaeus');
+const runtime = createRuntime(withRedis, 'antaeus');
 const { log, db } = runtime.ctx;
 await migrateLatest(db);
-const { apiKey } = await seedDevelopment(db, effective.demoApiKey);
+const { apiKey } = await seedDevelopment(db, withRedis.demoApiKey);
 
+const server = createApp(runtime.ctx);
+const listening = server.listen(withRedis.port);
+await new Promise<void>((resolve) => {
+  listening.once('listening', resolve);
+  listening.once('error', (err: Error) => {
+    console.error(`Cannot listen on port ${withRedis.port}: ${err.message}. Set PORT to another port.`);
+    process.exit(1);
+  });
+});
+const port = (listening.address() as AddressInfo).port;
+
+// Without SMTP_URL the invoices go to the development SdI, which answers through the API like the real one.
+const simulator = withRedis.smtpUrl
+  ? undefined
+  : await SdiSimulator.start({
+      inboxDir: resolve(withRedis.sdiInboxDir),
+      apiUrl: `http://127.0.0.1:${port}`,
+      apiKey,
+      delayMs: withRedis.sdiSimulatorDelayMs,
+      log: log.child({ component: 'sdi-simulator' }),
+    });
+const effective: Config = simulator ? { ...withRedis, smtpUrl: simulator.smtpUrl } : withRedis;
+
+const services = createWorkerServices(effective, log);
 const workerConnection = createWorkerConnection(effective.redisUrl);
 workerConnection.on('error', (err) => log.debug({ err }, 'redis connection error'));
-const fleet = startFleet(runtime.ctx, { queues: effective.workerQueues, handlers, policies: runtime.policies, connection: workerConnection });
+const workerCtx = { ...runtime.ctx, config: effective, services };
+const fleet = startFleet(workerCtx, { queues: effective.workerQueues, handlers, policies: runtime.policies, connection: workerConnection });
+await upsertJobSchedulers(runtime.ctx.queues, effective);
 
-const server = createApp(runtime.ctx).listen(effective.port, (err?: Error) => {
-  if (err) {
-    console.error(`Cannot listen on port ${effective.port}: ${err.message}. Set PORT to another port.`);
-    process.exit(1);
-  }
-  const base = `http://localhost:${effective.port}`;
-  console.log(
-    [
-      '',
-      'Antaeus is running.',
-      `  API:          ${base}/v1   (health: ${base}/healthz)`,
-      `  Bull Board:   ${base}${ADMIN_PATH}   (user ${effective.adminUser}, password ${effective.adminPassword})`,
-      `  Demo API key: ${apiKey}`,
-      `  Redis:        ${effective.redisUrl}    Database: ${effective.databaseUrl}`,
-      '',
-      `  curl -H "Authorization: Bearer ${apiKey}" ${base}/v1/customers`,
-      '',
-    ].join('\n'),
-  );
-});
+const base = `http://localhost:${port}`;
+console.log(
+  [
+    '',
+    'Antaeus is running.',
+    `  API:          ${base}/v1   (health: ${base}/healthz)`,
+    `  Bull Board:   ${base}${ADMIN_PATH}   (user ${effective.adminUser}, password ${effective.adminPassword})`,
+    `  Demo API key: ${apiKey}`,
+    `  Redis:        ${effective.redisUrl}    Database: ${effective.databaseUrl}`,
+    simulator
+      ? `  SdI:          simulator at ${simulator.smtpUrl}, mail kept in ${resolve(effective.sdiInboxDir)}`
+      : `  SdI:          ${effective.sdiAddress} through ${redactPassword(effective.smtpUrl!)}`,
+    `  Reports:      ${resolve(effective.reportsDir)} every ${effective.reportsEveryMinutes} minutes`,
+    '',
+    `  curl -H "Authorization: Bearer ${apiKey}" ${base}/v1/customers`,
+    '',
+  ].join('\n'),
+);
 
 onShutdown(async () => {
-  await new Promise<void>((done) => server.close(() => done()));
+  await new Promise<void>((done) => listening.close(() => done()));
   await fleet.close(effective.shutdownGraceMs);
+  services.close();
+  await simulator?.close();
   workerConnection.disconnect();
   await runtime.close();
   await privateRedis?.stop();
 }, log);
+
+function redactPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}

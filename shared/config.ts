@@ -43,10 +43,26 @@ export interface Config {
   callbackTimeoutMs: number;
   /** Seconds to wait before each callback retry; one attempt more than entries (`CALLBACK_RETRY_SCHEDULE`). @defaultValue `5,300,1800,7200,18000,36000,36000` */
   callbackRetrySchedule: number[];
-  /** SMTP server for SdI mail (`SMTP_URL`). @defaultValue development: the SdI simulator */
+  /** Attempts per job before it goes to the DLQ (`JOB_ATTEMPTS`: `5` or `sdi-send=20,charge=10`). @defaultValue see queues/policy.ts */
+  jobAttempts: Partial<Record<QueueName, number>>;
+  /** SMTP server for SdI mail (`SMTP_URL`); `smtps://` for implicit TLS, `?requireTLS=true` to insist on STARTTLS. Required in production. @defaultValue development: the SdI simulator */
   smtpUrl: string | undefined;
+  /** Sender of SdI mail (`SMTP_FROM`); with a PEC channel, the PEC mailbox registered with the SdI. @defaultValue `fatture@antaeus.example` */
+  smtpFrom: string;
+  /** Time allowed for each SMTP step: connecting, greeting, every command (`SMTP_TIMEOUT_MS`). @defaultValue `30000` */
+  smtpTimeoutMs: number;
+  /** How long the SMTP circuit stays open after repeated failures before one trial send (`SMTP_BREAKER_RESET_MS`). @defaultValue `30000` */
+  smtpBreakerResetMs: number;
   /** Where invoices are mailed (`SDI_ADDRESS`). @defaultValue `sdi01@pec.fatturapa.it` */
   sdiAddress: string;
+  /** Who transmits to the SdI (`SDI_TRANSMITTER_ID`: country code and tax code); names every file. @defaultValue `SELLER_VAT_NUMBER` */
+  sdiTransmitterId: { country: string; code: string };
+  /** The seller on every internal invoice (`SELLER_*`): our company. Required in production. @defaultValue a demo company */
+  seller: Seller;
+  /** Where the development SdI simulator keeps every message it receives (`SDI_INBOX_DIR`). @defaultValue `./data/sdi-inbox` */
+  sdiInboxDir: string;
+  /** How long the development SdI simulator waits before answering (`SDI_SIMULATOR_DELAY_MS`). @defaultValue `1000` */
+  sdiSimulatorDelayMs: number;
   /** Payment provider base URL (`PAYMENT_PROVIDER_URL`). @defaultValue development: the sandbox */
   paymentProviderUrl: string | undefined;
   /** Cron pattern of the monthly billing run (`BILLING_CRON`). @defaultValue `0 0 1 * *` */
@@ -63,6 +79,20 @@ export interface Config {
   gasProviderUrl: string | undefined;
   /** Internet data provider base URL (`INTERNET_PROVIDER_URL`). @defaultValue development: the sandbox */
   internetProviderUrl: string | undefined;
+}
+
+/** Our company as the seller (`CedentePrestatore`) of every internal invoice. */
+export interface Seller {
+  /** `SELLER_NAME`: the registered name. */
+  name: string;
+  /** `SELLER_VAT_NUMBER`: country code and VAT number, e.g. IT01234567890. */
+  vat: { country: string; code: string };
+  /** `SELLER_FISCAL_CODE`: when it differs from the VAT number. */
+  fiscalCode: string | undefined;
+  /** `SELLER_REGIME_FISCALE`: the tax regime, RF01 (ordinary) to RF19. */
+  regimeFiscale: string;
+  /** `SELLER_STREET`, `SELLER_POSTAL_CODE`, `SELLER_CITY`, `SELLER_PROVINCE`, `SELLER_COUNTRY`. */
+  address: { street: string; postalCode: string; city: string; province: string | undefined; country: string };
 }
 
 const integer = (min: number, max: number) =>
@@ -89,7 +119,8 @@ const queueList = list.refine(
   `expected comma-separated queue names from: ${QUEUE_NAMES.join(', ')}`,
 ).transform((parts): QueueName[] => (parts.includes('all') ? [...QUEUE_NAMES] : (parts as QueueName[])));
 
-const concurrency = z.string().transform((s, ctx) => {
+/** A number for every queue, or queue=number pairs. */
+const perQueue = z.string().transform((s, ctx) => {
   const result: Partial<Record<QueueName, number>> = {};
   if (/^\d+$/.test(s.trim())) {
     for (const q of QUEUE_NAMES) result[q] = Number(s);
@@ -124,6 +155,26 @@ const timeZone = z.string().refine((tz) => {
   }
 }, 'expected an IANA time zone such as Europe/Rome');
 
+/** A tax id as FatturaPA writes it: country code, then the code (IdPaese + IdCodice). */
+const taxId = z
+  .string()
+  .regex(/^[A-Z]{2}[A-Za-z0-9]{1,28}$/, 'expected a country code and a tax code, e.g. IT01234567890')
+  .transform((s) => ({ country: s.slice(0, 2), code: s.slice(2) }));
+
+const latin = (max: number) =>
+  z.string().max(max).regex(/^[\x20-\x7e\xa0-\xff]+$/, 'expected Latin-1 text, as the SdI accepts');
+
+const REGIMI_FISCALI = [
+  'RF01', 'RF02', 'RF04', 'RF05', 'RF06', 'RF07', 'RF08', 'RF09', 'RF10',
+  'RF11', 'RF12', 'RF13', 'RF14', 'RF15', 'RF16', 'RF17', 'RF18', 'RF19',
+] as const;
+
+/** A made-up Italian VAT number with a valid check digit, for development only. */
+const DEMO_SELLER_VAT = '01234567897';
+
+/** Set in production: the development defaults would put a made-up company on real invoices. */
+const REQUIRED_IN_PRODUCTION = ['ADMIN_PASSWORD', 'SMTP_URL', 'SELLER_NAME', 'SELLER_VAT_NUMBER', 'SELLER_STREET', 'SELLER_POSTAL_CODE', 'SELLER_CITY'] as const;
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: integer(0, 65535).default(3000),
@@ -131,7 +182,7 @@ const envSchema = z.object({
   DATABASE_URL: z.string().min(1).default('./data/antaeus.sqlite'),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_{}.-]+$/, 'expected letters, digits, _ . - { }').default('antaeus'),
   WORKER_QUEUES: queueList.default([...QUEUE_NAMES]),
-  WORKER_CONCURRENCY: concurrency.default({}),
+  WORKER_CONCURRENCY: perQueue.default({}),
   SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(25_000),
   RETRY_BASE_DELAY_MS: integer(1, 3_600_000).default(1000),
   AUTH_CACHE_SECONDS: integer(0, 3600).default(10),
@@ -151,8 +202,24 @@ const envSchema = z.object({
     .optional(),
   CALLBACK_TIMEOUT_MS: integer(1, 120_000).default(10_000),
   CALLBACK_RETRY_SCHEDULE: positiveNumbers.default([5, 300, 1800, 7200, 18000, 36000, 36000]),
+  JOB_ATTEMPTS: perQueue.default({}),
   SMTP_URL: url(/^smtps?:$/, 'expected smtp://user:pass@host:port or smtps://…').optional(),
+  SMTP_FROM: z.email().default('fatture@antaeus.example'),
+  SMTP_TIMEOUT_MS: integer(100, 600_000).default(30_000),
+  SMTP_BREAKER_RESET_MS: integer(10, 3_600_000).default(30_000),
   SDI_ADDRESS: z.email().default('sdi01@pec.fatturapa.it'),
+  SDI_TRANSMITTER_ID: taxId.optional(),
+  SDI_INBOX_DIR: z.string().min(1).default('./data/sdi-inbox'),
+  SDI_SIMULATOR_DELAY_MS: integer(0, 600_000).default(1000),
+  SELLER_NAME: latin(80).default('Antaeus S.r.l.'),
+  SELLER_VAT_NUMBER: taxId.default({ country: 'IT', code: DEMO_SELLER_VAT }),
+  SELLER_FISCAL_CODE: z.string().regex(/^[A-Z0-9]{11,16}$/, 'expected 11 to 16 capital letters or digits').optional(),
+  SELLER_REGIME_FISCALE: z.enum(REGIMI_FISCALI).default('RF01'),
+  SELLER_STREET: latin(60).default('Via dei Giganti 1'),
+  SELLER_POSTAL_CODE: z.string().regex(/^\d{5}$/, 'expected five digits').default('20121'),
+  SELLER_CITY: latin(60).default('Milano'),
+  SELLER_PROVINCE: z.string().regex(/^[A-Z]{2}$/, 'expected two capital letters').optional(),
+  SELLER_COUNTRY: z.string().regex(/^[A-Z]{2}$/, 'expected an ISO country code such as IT').default('IT'),
   PAYMENT_PROVIDER_URL: url(/^https?:$/, 'expected an http(s) URL').optional(),
   BILLING_CRON: z.string().min(9).default('0 0 1 * *'),
   BILLING_TZ: timeZone.default('UTC'),
@@ -176,8 +243,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
-  if (e.NODE_ENV === 'production' && !e.ADMIN_PASSWORD) {
-    throw new ConfigError('Invalid configuration: ADMIN_PASSWORD is required when NODE_ENV=production');
+  if (e.NODE_ENV === 'production') {
+    const missing = REQUIRED_IN_PRODUCTION.filter((name) => present[name] === undefined);
+    if (missing.length) throw new ConfigError(`Invalid configuration: ${missing.join(', ')} required when NODE_ENV=production`);
   }
   return {
     nodeEnv: e.NODE_ENV,
@@ -198,8 +266,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       e.CALLBACK_ALLOWED_HOSTS ?? (e.NODE_ENV === 'production' ? [] : ['localhost', '127.0.0.1']),
     callbackTimeoutMs: e.CALLBACK_TIMEOUT_MS,
     callbackRetrySchedule: e.CALLBACK_RETRY_SCHEDULE,
+    jobAttempts: e.JOB_ATTEMPTS,
     smtpUrl: e.SMTP_URL,
+    smtpFrom: e.SMTP_FROM,
+    smtpTimeoutMs: e.SMTP_TIMEOUT_MS,
+    smtpBreakerResetMs: e.SMTP_BREAKER_RESET_MS,
     sdiAddress: e.SDI_ADDRESS,
+    sdiTransmitterId: e.SDI_TRANSMITTER_ID ?? e.SELLER_VAT_NUMBER,
+    sdiInboxDir: e.SDI_INBOX_DIR,
+    sdiSimulatorDelayMs: e.SDI_SIMULATOR_DELAY_MS,
+    seller: {
+      name: e.SELLER_NAME,
+      vat: e.SELLER_VAT_NUMBER,
+      fiscalCode: e.SELLER_FISCAL_CODE,
+      regimeFiscale: e.SELLER_REGIME_FISCALE,
+      address: {
+        street: e.SELLER_STREET,
+        postalCode: e.SELLER_POSTAL_CODE,
+        city: e.SELLER_CITY,
+        province: e.SELLER_PROVINCE,
+        country: e.SELLER_COUNTRY,
+      },
+    },
     paymentProviderUrl: e.PAYMENT_PROVIDER_URL,
     billingCron: e.BILLING_CRON,
     billingTz: e.BILLING_TZ,

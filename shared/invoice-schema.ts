@@ -1,5 +1,6 @@
 // The documents clients submit (invoices, SdI notifications): one zod schema each, shared by the API and the job payloads.
 import { z } from 'zod';
+import { amountOverflow, computeTotals } from './money.js';
 
 /** FatturaPA nature codes (`NaturaType`), required on lines whose VAT rate is 0. */
 export const NATURA_CODES = [
@@ -69,7 +70,16 @@ export const invoiceDocumentSchema = z
     lines: z.array(invoiceLineSchema).min(1).max(1000),
     callbackUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
   })
-  .refine((d) => !d.dueDate || d.dueDate >= d.issueDate, { path: ['dueDate'], message: 'must not be before issueDate' });
+  .refine((d) => !d.dueDate || d.dueDate >= d.issueDate, { path: ['dueDate'], message: 'must not be before issueDate' })
+  .superRefine((d, ctx) => {
+    const overflow = amountOverflow(computeTotals(d.lines));
+    if (overflow === undefined) return;
+    ctx.addIssue({
+      code: 'custom',
+      path: overflow === 'total' ? ['lines'] : ['lines', overflow, 'unitPrice'],
+      message: `${overflow === 'total' ? 'the invoice total' : 'the line total'} exceeds 99999999999.99, the most an SdI invoice can carry`,
+    });
+  });
 
 /** An invoice received from a supplier: the same document, plus who sent it. */
 export const externalInvoiceDocumentSchema = invoiceDocumentSchema.and(

@@ -1,6 +1,5 @@
 // Exact invoice arithmetic with big.js: line totals, a summary per VAT rate and document totals, in integer cents.
 import { Big } from 'big.js';
-import type { InvoiceLineInput } from './invoice-schema.js';
 
 export interface VatSummary {
   vatRate: string;
@@ -22,13 +21,20 @@ const ROUND_HALF_UP = 1;
 const toCents = (amount: Big): number => Number(amount.times(100).round(0, ROUND_HALF_UP).toString());
 
 /** Line total = quantity × unit price rounded to the cent; VAT is computed once per rate on the summed lines. */
-export function computeTotals(lines: Pick<InvoiceLineInput, 'quantity' | 'unitPrice' | 'vatRate' | 'natura'>[]): InvoiceTotals {
+export interface PricedLine {
+  quantity: string;
+  unitPrice: string;
+  vatRate: string;
+  natura?: string | null;
+}
+
+export function computeTotals(lines: PricedLine[]): InvoiceTotals {
   const lineCents = lines.map((l) => toCents(new Big(l.quantity).times(l.unitPrice)));
   const groups = new Map<string, VatSummary>();
   lines.forEach((line, i) => {
     const rate = new Big(line.vatRate).toFixed(2);
     const key = `${rate}|${line.natura ?? ''}`;
-    const group = groups.get(key) ?? { vatRate: rate, natura: line.natura, taxableCents: 0, vatCents: 0 };
+    const group = groups.get(key) ?? { vatRate: rate, natura: line.natura ?? undefined, taxableCents: 0, vatCents: 0 };
     group.taxableCents += lineCents[i] ?? 0;
     groups.set(key, group);
   });
@@ -39,6 +45,17 @@ export function computeTotals(lines: Pick<InvoiceLineInput, 'quantity' | 'unitPr
   const taxableCents = summaries.reduce((sum, s) => sum + s.taxableCents, 0);
   const vatCents = summaries.reduce((sum, s) => sum + s.vatCents, 0);
   return { lineCents, summaries, taxableCents, vatCents, totalCents: taxableCents + vatCents };
+}
+
+/** The largest amount FatturaPA can carry (11 integer digits, 2 decimals), in cents. */
+export const MAX_AMOUNT_CENTS = 9_999_999_999_999;
+
+/** Where the invoice's amounts overflow what FatturaPA can write: a line index, or 'total'. */
+export function amountOverflow(totals: InvoiceTotals): number | 'total' | undefined {
+  const line = totals.lineCents.findIndex((c) => Math.abs(c) > MAX_AMOUNT_CENTS);
+  if (line >= 0) return line;
+  const sums = [totals.totalCents, totals.taxableCents, totals.vatCents, ...totals.summaries.map((s) => s.taxableCents)];
+  return sums.some((c) => Math.abs(c) > MAX_AMOUNT_CENTS) ? 'total' : undefined;
 }
 
 /** Formats cents as a decimal string with two places, e.g. 12345 → "123.45". */

@@ -20,7 +20,7 @@ export const DEMO_CUSTOMERS: CustomerInput[] = [
   {
     id: 'demo-bianchi',
     name: 'Studio Bianchi di Maria Bianchi',
-    fiscalCode: 'BNCMRA80A41H501X',
+    fiscalCode: 'BNCMRA80A41H501E',
     address: { street: 'Corso Vittorio Emanuele 5', postalCode: '20122', city: 'Milano', province: 'MI', country: 'IT' },
     sdiCode: '0000000',
     pec: 'studio.bianchi@pec.example.it',
@@ -31,7 +31,7 @@ export const DEMO_CUSTOMERS: CustomerInput[] = [
   {
     id: 'demo-comune',
     name: 'Comune di Città della Pieve',
-    fiscalCode: '80003490544',
+    fiscalCode: '80003490549',
     address: { street: 'Piazza Plebiscito 1', postalCode: '06062', city: 'Città della Pieve', province: 'PG', country: 'IT' },
     sdiCode: 'UFABCD',
     currency: 'EUR',

@@ -3,9 +3,8 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueName } from '../queues/jobs.js';
 import { backoffDelay, type QueuePolicy } from '../queues/policy.js';
-import type { AppContext } from '../shared/context.js';
 import { RetryableError } from '../shared/errors/retryable.js';
-import type { HandlerRegistry, JobContext, JobHandler } from './types.js';
+import type { HandlerRegistry, JobContext, JobHandler, WorkerContext } from './types.js';
 
 export interface Fleet {
   readonly workers: Worker[];
@@ -21,13 +20,13 @@ export interface FleetOptions {
   connection: Redis;
 }
 
-export function processorFor(queue: QueueName, ctx: AppContext, handlers: HandlerRegistry) {
+export function processorFor(queue: QueueName, ctx: WorkerContext, handlers: HandlerRegistry) {
   const byName = handlers[queue] as Record<string, JobHandler<unknown>> | undefined;
   return async (job: Job): Promise<unknown> => {
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? 1;
     const log = ctx.log.child({ queue, job: job.name, jobId: job.id, attempt });
-    const jobCtx: JobContext = { ...ctx, log, job: { id: job.id ?? '', queue, name: job.name, attempt, maxAttempts } };
+    const jobCtx: JobContext = { ...ctx, log, job: { id: job.id ?? '', queue, name: job.name, attempt, maxAttempts, createdAt: job.timestamp } };
     const handler = byName?.[job.name];
     const started = performance.now();
     try {
@@ -50,7 +49,7 @@ export function processorFor(queue: QueueName, ctx: AppContext, handlers: Handle
   };
 }
 
-export function startFleet(ctx: AppContext, options: FleetOptions): Fleet {
+export function startFleet(ctx: WorkerContext, options: FleetOptions): Fleet {
   const served = options.queues.filter((q) => options.handlers[q]);
   const workers = served.map((queue) => {
     const policy = options.policies[queue];

@@ -1,8 +1,14 @@
 // What a job handler is: a plain async function of its payload and a context, plus an optional give-up hook.
 import type { JobData, JobName, QueueName } from '../queues/jobs.js';
 import type { AppContext } from '../shared/context.js';
+import type { WorkerServices } from './services.js';
 
-export interface JobContext extends AppContext {
+/** What a worker process hands its handlers: the shared dependencies plus the outbound services. */
+export interface WorkerContext extends AppContext {
+  services: WorkerServices;
+}
+
+export interface JobContext extends WorkerContext {
   job: {
     id: string;
     queue: QueueName;
@@ -10,6 +16,8 @@ export interface JobContext extends AppContext {
     /** 1 on the first run. */
     attempt: number;
     maxAttempts: number;
+    /** When the job was created (ms since the epoch); the same on every attempt. */
+    createdAt: number;
   };
 }
 

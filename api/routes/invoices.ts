@@ -19,8 +19,9 @@ import {
   type InvoiceKind,
 } from '../../shared/invoices.js';
 import { canAccessCustomer } from '../../shared/principal.js';
+import { findSdiFileByInvoice, type SdiFile } from '../../shared/sdi-files.js';
 import { allowlistFor } from '../../shared/ssrf.js';
-import { notFound } from '../errors.js';
+import { ApiError, notFound } from '../errors.js';
 import { assertCallbackUrl, requireCustomer } from '../guards.js';
 import { pageQuery, toPageArgs } from '../paging.js';
 import { parseBody, parseQuery } from '../validate.js';
@@ -63,18 +64,32 @@ export function invoicesRoutes(router: Router, ctx: AppContext): void {
     res.json({ data: page.data.map(invoiceView), nextCursor: page.nextCursor });
   });
 
+  router.get('/invoices/:id/xml', async (req, res) => {
+    const invoice = await findInvoice(ctx.db, req.params.id);
+    if (!invoice || !canAccessCustomer(res.locals.principal, invoice.customerId)) throw notFound('invoice');
+    const file = await findSdiFileByInvoice(ctx.db, invoice.id);
+    if (!file) throw new ApiError(404, 'not_rendered', `invoice ${invoice.id} is ${invoice.status} and has no FatturaPA document yet`);
+    res
+      .type('application/xml')
+      .set('Content-Disposition', `attachment; filename="${file.fileName}"`)
+      .send(file.xml);
+  });
+
   router.get('/invoices/:id', async (req, res) => {
     const { principal } = res.locals;
     const id = req.params.id;
     const invoice = await findInvoice(ctx.db, id);
     if (invoice) {
       if (!canAccessCustomer(principal, invoice.customerId)) throw notFound('invoice');
-      const [lines, events, callbacks] = await Promise.all([
+      const [lines, events, callbacks, file] = await Promise.all([
         listInvoiceLines(ctx.db, id),
         listInvoiceEvents(ctx.db, id),
         listCallbacks(ctx.db, 'invoice', id),
+        findSdiFileByInvoice(ctx.db, id),
       ]);
-      res.json({ ...invoiceView(invoice), lines, events, callbacks });
+      // The SdI's verdict, with its reasons when it discarded the invoice, is the last SdI event's details.
+      const verdict = events.findLast((e) => e.actor === 'sdi');
+      res.json({ ...invoiceView(invoice), lines, events, callbacks, sdi: sdiView(id, file, verdict?.details) });
       return;
     }
 
@@ -93,4 +108,19 @@ export function invoicesRoutes(router: Router, ctx: AppContext): void {
     });
   });
 
+}
+
+/** Where the invoice stands with the SdI: its file, when the SMTP server took it, and the verdict's reasons. */
+function sdiView(invoiceId: string, file: SdiFile | undefined, verdict: unknown) {
+  if (!file) return null;
+  const errors = (verdict as { errors?: unknown } | null | undefined)?.errors ?? null;
+  return {
+    fileName: file.fileName,
+    format: file.format,
+    renderedAt: file.renderedAt,
+    sentAt: file.sentAt,
+    smtpMessageId: file.smtpMessageId,
+    errors,
+    links: { xml: `/v1/invoices/${invoiceId}/xml` },
+  };
 }

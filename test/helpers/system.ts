@@ -10,6 +10,7 @@ import { createWorkerConnection, waitForRedis } from '../../shared/redis.js';
 import { createRuntime, type Runtime } from '../../shared/runtime.js';
 import { startFleet, type Fleet } from '../../workers/fleet.js';
 import { handlers } from '../../workers/index.js';
+import { createWorkerServices } from '../../workers/services.js';
 import type { HandlerRegistry } from '../../workers/types.js';
 import { createTestDb, type TestDb } from './db.js';
 import { sharedRedisUrl } from './redis.js';
@@ -46,6 +47,7 @@ export async function createTestSystem(env: Record<string, string> = {}, options
   const fleets: Fleet[] = [];
   const connections: Redis[] = [];
   const queueEvents: QueueEvents[] = [];
+  const closers: (() => void)[] = [];
 
   return {
     ctx: runtime.ctx,
@@ -57,7 +59,9 @@ export async function createTestSystem(env: Record<string, string> = {}, options
       const connection = createWorkerConnection(config.redisUrl);
       connection.on('error', () => undefined);
       connections.push(connection);
-      const fleet = startFleet(runtime.ctx, { queues, handlers: registry, policies: runtime.policies, connection });
+      const services = createWorkerServices(config, runtime.ctx.log);
+      closers.push(() => services.close());
+      const fleet = startFleet({ ...runtime.ctx, services }, { queues, handlers: registry, policies: runtime.policies, connection });
       fleets.push(fleet);
       return fleet;
     },
@@ -69,6 +73,7 @@ export async function createTestSystem(env: Record<string, string> = {}, options
     },
     async close() {
       await Promise.all(fleets.map((f) => f.close(2000)));
+      for (const close of closers) close();
       await Promise.all(queueEvents.map((e) => e.close()));
       for (const c of connections) c.disconnect();
       const db = runtime.ctx.db;

@@ -3,6 +3,17 @@ import { expect } from 'chai';
 import { QUEUE_NAMES } from '../../queues/jobs.js';
 import { ConfigError, loadConfig } from '../../shared/config.js';
 
+/** What production insists on being told. */
+const PRODUCTION = {
+  ADMIN_PASSWORD: 'a-long-password',
+  SMTP_URL: 'smtps://invoices:secret@smtp.pec.example:465',
+  SELLER_NAME: 'Esempio S.p.A.',
+  SELLER_VAT_NUMBER: 'IT09876543217',
+  SELLER_STREET: 'Via Esempio 1',
+  SELLER_POSTAL_CODE: '00100',
+  SELLER_CITY: 'Roma',
+};
+
 describe('configuration', () => {
   it('has working defaults for every variable', () => {
     const config = loadConfig({});
@@ -37,7 +48,7 @@ describe('configuration', () => {
   });
 
   it('allows no SSRF exceptions in production unless configured', () => {
-    const config = loadConfig({ NODE_ENV: 'production', ADMIN_PASSWORD: 'a-long-password' });
+    const config = loadConfig({ ...PRODUCTION, NODE_ENV: 'production' });
     expect(config.callbackAllowedHosts).to.deep.equal([]);
   });
 
@@ -55,7 +66,23 @@ describe('configuration', () => {
       });
   });
 
-  it('requires an operator password in production', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production' })).to.throw(ConfigError, 'ADMIN_PASSWORD');
+  it('requires an operator password, an SMTP server and the real seller in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' }))
+      .to.throw(ConfigError)
+      .that.satisfies((err: Error) => {
+        for (const name of Object.keys(PRODUCTION)) expect(err.message).to.contain(name);
+        return true;
+      });
+    expect(() => loadConfig({ ...PRODUCTION, NODE_ENV: 'production' })).to.not.throw();
+  });
+
+  it('reads the seller and the SdI transmitter', () => {
+    const config = loadConfig({ SELLER_VAT_NUMBER: 'IT09876543217', SELLER_PROVINCE: 'RM', JOB_ATTEMPTS: 'sdi-send=3' });
+    expect(config.seller.vat).to.deep.equal({ country: 'IT', code: '09876543217' });
+    expect(config.sdiTransmitterId).to.deep.equal({ country: 'IT', code: '09876543217' });
+    expect(config.seller.address.province).to.equal('RM');
+    expect(config.jobAttempts).to.deep.equal({ 'sdi-send': 3 });
+    expect(loadConfig({ SDI_TRANSMITTER_ID: 'IT11111111115' }).sdiTransmitterId).to.deep.equal({ country: 'IT', code: '11111111115' });
+    expect(() => loadConfig({ SELLER_REGIME_FISCALE: 'RF03', SELLER_NAME: 'Ωmega' })).to.throw(ConfigError, /SELLER_REGIME_FISCALE.*SELLER_NAME|SELLER_NAME.*SELLER_REGIME_FISCALE/);
   });
 });

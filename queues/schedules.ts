@@ -1,0 +1,37 @@
+// Every recurring job, and the one function that upserts their BullMQ job schedulers (safe to run from every process).
+import type { RepeatOptions } from 'bullmq';
+import type { Config } from '../shared/config.js';
+import type { JobData, JobName, QueueName } from './jobs.js';
+import { queuePolicies } from './policy.js';
+import { defaultJobOptions, type Queues } from './queues.js';
+
+interface Schedule<Q extends QueueName, N extends JobName<Q>> {
+  queue: Q;
+  /** The scheduler id, stable across releases: upserting it again updates it in place. */
+  id: string;
+  name: N;
+  data: JobData<Q, N>;
+  repeat: Omit<RepeatOptions, 'key'>;
+}
+
+type AnySchedule = { [Q in QueueName]: { [N in JobName<Q>]: Schedule<Q, N> }[JobName<Q>] }[QueueName];
+
+export function jobSchedules(config: Pick<Config, 'reportsEveryMinutes'>): AnySchedule[] {
+  const reports = { every: config.reportsEveryMinutes * 60_000 };
+  return [
+    { queue: 'reports', id: 'dlq-report', name: 'dlq-report', data: {}, repeat: reports },
+    { queue: 'reports', id: 'invoice-report', name: 'invoice-report', data: {}, repeat: reports },
+  ];
+}
+
+/** Creates or updates every scheduler; each produces its next job only once the previous one started. */
+export async function upsertJobSchedulers(queues: Queues, config: Config): Promise<void> {
+  const policies = queuePolicies(config);
+  for (const s of jobSchedules(config)) {
+    await queues.get(s.queue).upsertJobScheduler(s.id, s.repeat, {
+      name: s.name,
+      data: s.data,
+      opts: defaultJobOptions(policies[s.queue]),
+    });
+  }
+}

@@ -1,0 +1,67 @@
+// sdi-send/send: render the invoice as FatturaPA once, check it against the schema, mail it to the SdI once, mark it SENT.
+import { UnrecoverableError } from 'bullmq';
+import type { JobData } from '../queues/jobs.js';
+import { notifyInvoiceStatus } from '../shared/callbacks.js';
+import { findCustomer } from '../shared/customers.js';
+import { renderFatturaPA, transmissionFormat } from '../shared/fatturapa/render.js';
+import { INVOICE_SCHEMA } from '../shared/fatturapa/schema.js';
+import type { InvoiceStatus } from '../shared/invoice-status.js';
+import { findInvoice, listInvoiceLines, transitionInvoice } from '../shared/invoices.js';
+import { discardUnsentSdiFile, markSdiFileSent, prepareSdiFile } from '../shared/sdi-files.js';
+import type { JobContext } from './types.js';
+
+type Payload = JobData<'sdi-send', 'send'>;
+
+const SENDABLE: readonly InvoiceStatus[] = ['INTERNAL_INVOICE_TOBE_SENT', 'INTERNAL_INVOICE_NOT_SENT'];
+const ALREADY_SENT: readonly InvoiceStatus[] = [
+  'INTERNAL_INVOICE_SENT',
+  'INTERNAL_INVOICE_DELIVERED',
+  'INTERNAL_INVOICE_DISCARDED',
+  'INTERNAL_INVOICE_NOT_DELIVERED',
+];
+
+export async function sendToSdi({ invoiceId }: Payload, ctx: JobContext): Promise<{ status: string; fileName?: string }> {
+  const invoice = await findInvoice(ctx.db, invoiceId);
+  if (!invoice) throw new UnrecoverableError(`invoice ${invoiceId} does not exist`);
+  if (ALREADY_SENT.includes(invoice.status)) return { status: invoice.status };
+  if (!SENDABLE.includes(invoice.status)) throw new UnrecoverableError(`invoice ${invoiceId} is ${invoice.status}: not sendable`);
+
+  const customer = await findCustomer(ctx.db, invoice.customerId);
+  if (!customer) throw new UnrecoverableError(`customer ${invoice.customerId} of invoice ${invoiceId} does not exist`);
+  const lines = await listInvoiceLines(ctx.db, invoiceId);
+  const { seller, sdiTransmitterId: transmitter } = ctx.config;
+  const file = await prepareSdiFile(ctx.db, {
+    invoiceId,
+    transmitter,
+    format: transmissionFormat(customer),
+    render: (progressive) => renderFatturaPA({ invoice, lines, customer, seller, transmitter, progressive }),
+  });
+
+  if (!file.sentAt) {
+    // A document the SdI would discard is not worth a file name at the SdI: stop here and say why.
+    const check = await ctx.services.schemas.validate(file.xml, INVOICE_SCHEMA, file.fileName);
+    if (!check.valid) {
+      await discardUnsentSdiFile(ctx.db, file.fileName);
+      const reasons = check.errors.slice(0, 5).map((e) => e.message).join('; ');
+      throw new UnrecoverableError(`rendered FatturaPA does not validate: ${reasons}`);
+    }
+    const accepted = await ctx.services.mailer.send({ fileName: file.fileName, xml: file.xml });
+    // Recorded at once: from here on a retry finds sent_at and never mails the file again.
+    await markSdiFileSent(ctx.db, file.fileName, accepted);
+    ctx.log.info({ invoiceId, fileName: file.fileName, smtpMessageId: accepted.messageId }, 'invoice mailed to the SdI');
+  }
+
+  await transitionInvoice(ctx.db, invoiceId, 'INTERNAL_INVOICE_SENT', { actor: 'worker:sdi-send', details: { fileName: file.fileName } });
+  const current = (await findInvoice(ctx.db, invoiceId))!;
+  await notifyInvoiceStatus(ctx, current);
+  return { status: current.status, fileName: file.fileName };
+}
+
+/** Attempts exhausted, or a failure that no retry can mend: NOT_SENT, and the client is told. The job stays in the DLQ. */
+export async function giveUpSending({ invoiceId }: Payload, ctx: JobContext, error: Error): Promise<void> {
+  const moved = await transitionInvoice(ctx.db, invoiceId, 'INTERNAL_INVOICE_NOT_SENT', {
+    actor: 'worker:sdi-send',
+    details: { reason: error.message, attempts: ctx.job.attempt },
+  });
+  if (moved.moved) await notifyInvoiceStatus(ctx, (await findInvoice(ctx.db, invoiceId))!);
+}
