@@ -17,6 +17,7 @@ export async function up(knex: Knex): Promise<void> {
     t.string('format', 5).notNullable(); // FPR12 | FPA12
     t.text('xml').notNullable(); // exactly what was (or will be) sent
     timestamp(t, 'rendered_at').notNullable();
+    timestamp(t, 'validated_at').nullable(); // the XML passed the schema: not checked again on retries
     t.string('smtp_message_id', 255).nullable();
     t.text('smtp_response').nullable();
     timestamp(t, 'sent_at').nullable(); // set once the SMTP server accepted the message: never sent again

@@ -12,6 +12,7 @@ export interface SdiFile {
   format: string;
   xml: string;
   renderedAt: string;
+  validatedAt: string | null;
   smtpMessageId: string | null;
   smtpResponse: string | null;
   sentAt: string | null;
@@ -27,6 +28,7 @@ const toSdiFile = (r: Row): SdiFile => ({
   format: String(r.format),
   xml: String(r.xml),
   renderedAt: toIso(r.rendered_at),
+  validatedAt: r.validated_at == null ? null : toIso(r.validated_at),
   smtpMessageId: (r.smtp_message_id as string | null) ?? null,
   smtpResponse: (r.smtp_response as string | null) ?? null,
   sentAt: r.sent_at == null ? null : toIso(r.sent_at),
@@ -86,6 +88,11 @@ export async function prepareSdiFile(db: Knex, file: NewSdiFile): Promise<SdiFil
     if (!isUniqueViolation(err)) throw err;
   }
   return (await findSdiFileByInvoice(db, file.invoiceId))!;
+}
+
+/** Records that the file passed the schema, so retries do not pay for the check again. */
+export async function markSdiFileValid(db: Knex, fileName: string): Promise<void> {
+  await db('sdi_files').where({ file_name: fileName }).whereNull('validated_at').update({ validated_at: nowIso() });
 }
 
 /** Records that the SMTP server accepted the file; the first record stands. */

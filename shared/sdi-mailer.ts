@@ -17,9 +17,17 @@ export interface SmtpAcceptance {
   response: string;
 }
 
+export interface SendOptions {
+  /**
+   * The job's last attempt: try the server even while the breaker is open, so no invoice ends NOT_SENT (and no
+   * retry from the DLQ fails) without one real try. Bounded by the queue's concurrency, so still not a hammering.
+   */
+  finalAttempt?: boolean;
+}
+
 export interface SdiMailer {
   /** Sends one message with the file as its one attachment; throws RetryableError or UnrecoverableError. */
-  send(file: OutgoingSdiFile): Promise<SmtpAcceptance>;
+  send(file: OutgoingSdiFile, options?: SendOptions): Promise<SmtpAcceptance>;
   /** Whether the breaker currently refuses to try. */
   readonly open: boolean;
   close(): void;
@@ -73,9 +81,12 @@ export function createSdiMailer(config: SdiMailerConfig, log: Logger): SdiMailer
     get open() {
       return breaker.opened;
     },
-    async send(file) {
+    async send(file, options = {}) {
       try {
-        const info = await breaker.fire(file);
+        const bypass = options.finalAttempt && breaker.opened;
+        const info = bypass ? await deliver(file) : await breaker.fire(file);
+        // A final attempt that got through is the news the breaker was waiting for.
+        if (bypass) breaker.close();
         return { messageId: info.messageId, response: info.response };
       } catch (err) {
         const error = err as SmtpError;

@@ -7,7 +7,7 @@ import { renderFatturaPA, transmissionFormat } from '../shared/fatturapa/render.
 import { INVOICE_SCHEMA } from '../shared/fatturapa/schema.js';
 import type { InvoiceStatus } from '../shared/invoice-status.js';
 import { findInvoice, listInvoiceLines, transitionInvoice } from '../shared/invoices.js';
-import { discardUnsentSdiFile, markSdiFileSent, prepareSdiFile } from '../shared/sdi-files.js';
+import { discardUnsentSdiFile, markSdiFileSent, markSdiFileValid, prepareSdiFile } from '../shared/sdi-files.js';
 import type { JobContext } from './types.js';
 
 type Payload = JobData<'sdi-send', 'send'>;
@@ -38,14 +38,18 @@ export async function sendToSdi({ invoiceId }: Payload, ctx: JobContext): Promis
   });
 
   if (!file.sentAt) {
-    // A document the SdI would discard is not worth a file name at the SdI: stop here and say why.
-    const check = await ctx.services.schemas.validate(file.xml, INVOICE_SCHEMA, file.fileName);
-    if (!check.valid) {
-      await discardUnsentSdiFile(ctx.db, file.fileName);
-      const reasons = check.errors.slice(0, 5).map((e) => e.message).join('; ');
-      throw new UnrecoverableError(`rendered FatturaPA does not validate: ${reasons}`);
+    if (!file.validatedAt) {
+      // A document the SdI would discard is not worth sending: stop here and say why.
+      const check = await ctx.services.schemas.validate(file.xml, INVOICE_SCHEMA, file.fileName);
+      if (!check.valid) {
+        await discardUnsentSdiFile(ctx.db, file.fileName);
+        const reasons = check.errors.slice(0, 5).map((e) => e.message).join('; ');
+        throw new UnrecoverableError(`rendered FatturaPA does not validate: ${reasons}`);
+      }
+      await markSdiFileValid(ctx.db, file.fileName);
     }
-    const accepted = await ctx.services.mailer.send({ fileName: file.fileName, xml: file.xml });
+    const finalAttempt = ctx.job.attempt >= ctx.job.maxAttempts;
+    const accepted = await ctx.services.mailer.send({ fileName: file.fileName, xml: file.xml }, { finalAttempt });
     // Recorded at once: from here on a retry finds sent_at and never mails the file again.
     await markSdiFileSent(ctx.db, file.fileName, accepted);
     ctx.log.info({ invoiceId, fileName: file.fileName, smtpMessageId: accepted.messageId }, 'invoice mailed to the SdI');

@@ -24,7 +24,10 @@ export interface SdiTestSystem {
   close(): Promise<void>;
 }
 
-export async function createSdiTestSystem(env: Record<string, string> = {}, options: { smtpRunning?: boolean } = {}): Promise<SdiTestSystem> {
+export async function createSdiTestSystem(
+  env: Record<string, string> = {},
+  options: { smtpRunning?: boolean; simulatorDelayMs?: number } = {},
+): Promise<SdiTestSystem> {
   const smtpPort = await freePort();
   const inboxDir = await mkdtemp(join(tmpdir(), 'antaeus-sdi-inbox-'));
   const system = await createTestSystem({ SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, SMTP_TIMEOUT_MS: '2000', ...env });
@@ -42,7 +45,7 @@ export async function createSdiTestSystem(env: Record<string, string> = {}, opti
     smtpPort,
     simulator: () => simulator,
     async startSmtp() {
-      simulator = await SdiSimulator.start({ inboxDir, apiUrl, apiKey, delayMs: 20, port: smtpPort, log: system.ctx.log });
+      simulator = await SdiSimulator.start({ inboxDir, apiUrl, apiKey, delayMs: options.simulatorDelayMs ?? 20, port: smtpPort, log: system.ctx.log });
       return simulator;
     },
     async stopSmtp() {
