@@ -57,6 +57,35 @@ describe('SdI transmission through the simulator', () => {
     expect(sdi.simulator()!.files).to.have.length(1);
   });
 
+  it('has no document to show before the sdi-send step', async () => {
+    const customerId = await addCustomer(sdi.system.ctx.db);
+    const client = await addUser(sdi.system.ctx.db, 'client', [customerId]);
+    const { body } = await request(sdi.system.app).post('/v1/invoices').set('Authorization', client.auth).send(invoiceBody(customerId)).expect(202);
+    sdi.system.startWorkers(['invoice-save']);
+    await waitFor(async () => (await request(sdi.system.app).get(`/v1/invoices/${body.id}`).set('Authorization', client.auth)).body.status === 'INTERNAL_INVOICE_TOBE_SENT');
+    const res = await request(sdi.system.app).get(`/v1/invoices/${body.id}/xml`).set('Authorization', client.auth).expect(404);
+    expect(res.body.error.code).to.equal('not_rendered');
+    const other = await addUser(sdi.system.ctx.db, 'client', [await addCustomer(sdi.system.ctx.db)]);
+    await request(sdi.system.app).get(`/v1/invoices/${body.id}/xml`).set('Authorization', other.auth).expect(404);
+  });
+
+  it('never mails a document that fails the schema: NOT_SENT at once, with the errors', async () => {
+    // A buyer stored before today's checks, with a name longer than FatturaPA's 80 characters.
+    const customerId = await addCustomer(sdi.system.ctx.db);
+    await sdi.system.ctx.db('customers').where({ id: customerId }).update({ name: 'N'.repeat(100) });
+    const client = await addUser(sdi.system.ctx.db, 'client', [customerId]);
+    const { body } = await request(sdi.system.app).post('/v1/invoices').set('Authorization', client.auth).send(invoiceBody(customerId)).expect(202);
+    sdi.system.startWorkers(['invoice-save', 'sdi-send']);
+    const invoice = await waitFor(async () => {
+      const res = await request(sdi.system.app).get(`/v1/invoices/${body.id}`).set('Authorization', client.auth);
+      return res.body.status === 'INTERNAL_INVOICE_NOT_SENT' && res.body;
+    });
+    expect(invoice.events.at(-1).details.reason).to.contain('does not validate').and.to.contain('Denominazione');
+    expect(invoice.events.at(-1).details.attempts).to.equal(1);
+    expect(invoice.sdi).to.equal(null);
+    expect(sdi.simulator()!.files).to.have.length(0);
+  });
+
   it('shows the reasons when the SdI discards the invoice', async () => {
     // Well-formed, so it passes our intake and the schema, but its check digit is wrong: the SdI's registry check fails.
     const customerId = await addCustomer(sdi.system.ctx.db, { vatNumber: 'IT01879020518' });
