@@ -6,8 +6,8 @@ import { findCustomer } from '../shared/customers.js';
 import { renderFatturaPA, transmissionFormat } from '../shared/fatturapa/render.js';
 import { INVOICE_SCHEMA } from '../shared/fatturapa/schema.js';
 import type { InvoiceStatus } from '../shared/invoice-status.js';
-import { findInvoice, listInvoiceLines, transitionInvoice } from '../shared/invoices.js';
-import { discardUnsentSdiFile, markSdiFileSent, markSdiFileValid, prepareSdiFile } from '../shared/sdi-files.js';
+import { findInvoice, listInvoiceLines, transitionInvoice, type Invoice } from '../shared/invoices.js';
+import { discardUnsentSdiFile, findSdiFileByInvoice, markSdiFileSent, markSdiFileValid, prepareSdiFile, type SdiFile } from '../shared/sdi-files.js';
 import type { JobContext } from './types.js';
 
 type Payload = JobData<'sdi-send', 'send'>;
@@ -26,16 +26,8 @@ export async function sendToSdi({ invoiceId }: Payload, ctx: JobContext): Promis
   if (ALREADY_SENT.includes(invoice.status)) return { status: invoice.status };
   if (!SENDABLE.includes(invoice.status)) throw new UnrecoverableError(`invoice ${invoiceId} is ${invoice.status}: not sendable`);
 
-  const customer = await findCustomer(ctx.db, invoice.customerId);
-  if (!customer) throw new UnrecoverableError(`customer ${invoice.customerId} of invoice ${invoiceId} does not exist`);
-  const lines = await listInvoiceLines(ctx.db, invoiceId);
-  const { seller, sdiTransmitterId: transmitter } = ctx.config;
-  const file = await prepareSdiFile(ctx.db, {
-    invoiceId,
-    transmitter,
-    format: transmissionFormat(customer),
-    render: (progressive) => renderFatturaPA({ invoice, lines, customer, seller, transmitter, progressive }),
-  });
+  // A retry finds the file of the first run: the same bytes under the same name.
+  const file = (await findSdiFileByInvoice(ctx.db, invoiceId)) ?? (await renderFile(invoice, ctx));
 
   if (!file.sentAt) {
     if (!file.validatedAt) {
@@ -59,6 +51,20 @@ export async function sendToSdi({ invoiceId }: Payload, ctx: JobContext): Promis
   const current = (await findInvoice(ctx.db, invoiceId))!;
   await notifyInvoiceStatus(ctx, current);
   return { status: current.status, fileName: file.fileName };
+}
+
+/** Renders the invoice under the transmitter's next progressive, and keeps it. */
+async function renderFile(invoice: Invoice, ctx: JobContext): Promise<SdiFile> {
+  const customer = await findCustomer(ctx.db, invoice.customerId);
+  if (!customer) throw new UnrecoverableError(`customer ${invoice.customerId} of invoice ${invoice.id} does not exist`);
+  const lines = await listInvoiceLines(ctx.db, invoice.id);
+  const { seller, sdiTransmitterId: transmitter } = ctx.config;
+  return prepareSdiFile(ctx.db, {
+    invoiceId: invoice.id,
+    transmitter,
+    format: transmissionFormat(customer),
+    render: (progressive) => renderFatturaPA({ invoice, lines, customer, seller, transmitter, progressive }),
+  });
 }
 
 /** Attempts exhausted, or a failure that no retry can mend: NOT_SENT, and the client is told. The job stays in the DLQ. */

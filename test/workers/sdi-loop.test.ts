@@ -70,9 +70,9 @@ describe('SdI transmission through the simulator', () => {
   });
 
   it('never mails a document that fails the schema: NOT_SENT at once, with the errors', async () => {
-    // A buyer stored before today's checks, with a name longer than FatturaPA's 80 characters.
+    // A buyer stored before today's checks, with a character outside the Latin-1 FatturaPA allows.
     const customerId = await addCustomer(sdi.system.ctx.db);
-    await sdi.system.ctx.db('customers').where({ id: customerId }).update({ name: 'N'.repeat(100) });
+    await sdi.system.ctx.db('customers').where({ id: customerId }).update({ name: 'Rossi € Figli S.r.l.' });
     const client = await addUser(sdi.system.ctx.db, 'client', [customerId]);
     const { body } = await request(sdi.system.app).post('/v1/invoices').set('Authorization', client.auth).send(invoiceBody(customerId)).expect(202);
     sdi.system.startWorkers(['invoice-save', 'sdi-send']);
