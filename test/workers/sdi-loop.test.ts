@@ -23,7 +23,7 @@ describe('SdI transmission through the simulator', () => {
         const res = await request(sdi.system.app).get(`/v1/invoices/${accepted.body.id}`).set('Authorization', auth).expect(200);
         return ['INTERNAL_INVOICE_DELIVERED', 'INTERNAL_INVOICE_DISCARDED'].includes(res.body.status) && res.body;
       },
-      { what: 'the SdI verdict' },
+      { what: 'the SdI verdict', timeoutMs: 15_000 },
     );
   }
 
@@ -102,9 +102,9 @@ describe('SdI transmission through the simulator', () => {
     const customerId = await addCustomer(sdi.system.ctx.db);
     const client = await addUser(sdi.system.ctx.db, 'client', [customerId]);
     sdi.system.startWorkers(['invoice-save', 'sdi-send']);
-    const settled = await Promise.all([1, 2, 3, 4, 5].map(() => submitAndSettle(customerId, client.auth)));
+    const settled = await Promise.all([1, 2, 3].map(() => submitAndSettle(customerId, client.auth)));
     const names = settled.map((i) => i.sdi.fileName);
-    expect(new Set(names).size).to.equal(5);
+    expect(new Set(names).size).to.equal(3);
     expect(settled.every((i) => i.status === 'INTERNAL_INVOICE_DELIVERED')).to.equal(true);
   });
 });

@@ -1,6 +1,7 @@
 // No double send: once the SMTP server accepted the file, no later run of the job, or of another job, mails it again.
 import { expect } from 'chai';
 import request from 'supertest';
+import { findInvoice } from '../../shared/invoices.js';
 import { findSdiFileByInvoice } from '../../shared/sdi-files.js';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
 import { createSdiTestSystem, type SdiTestSystem } from '../helpers/sdi.js';
@@ -22,7 +23,8 @@ describe('sending to the SdI once', () => {
     const { body } = await request(system.app).post('/v1/invoices').set('Authorization', client.auth).send(invoiceBody(customerId)).expect(202);
     const sendEvents = await system.events('sdi-send');
     system.startWorkers(['invoice-save', 'sdi-send']);
-    await waitFor(async () => (await findSdiFileByInvoice(system.ctx.db, body.id))?.sentAt);
+    // The first run is over once the invoice is SENT (the simulator is told to take its time answering).
+    await waitFor(async () => (await findInvoice(system.ctx.db, body.id))?.status === 'INTERNAL_INVOICE_SENT');
     await waitFor(() => sdi.simulator()!.files.length === 1 || undefined);
     const first = (await findSdiFileByInvoice(system.ctx.db, body.id))!;
 

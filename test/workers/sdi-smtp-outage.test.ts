@@ -39,9 +39,12 @@ describe('SMTP outage', () => {
     expect(notSent.events.at(-1).details).to.include({ attempts: 3 });
     expect(notSent.events.at(-1).details.reason).to.match(/SMTP|circuit/);
 
-    // The DLQ: the job stays in the failed set, with every attempt spent.
-    const job = (await system.ctx.queues.getJob('sdi-send', jobIds.sdiSend(id)))!;
-    expect(await job.getState()).to.equal('failed');
+    // The DLQ: the job stays in the failed set, with every attempt spent. (NOT_SENT is recorded by the last
+    // attempt itself, a moment before BullMQ moves the job to the failed set.)
+    const job = await waitFor(async () => {
+      const found = await system.ctx.queues.getJob('sdi-send', jobIds.sdiSend(id));
+      return (await found?.getState()) === 'failed' && found;
+    }, { what: 'the job in the failed set' });
     expect(job.attemptsMade).to.equal(3);
 
     // The client hears NOT_SENT on its callback.
