@@ -31,8 +31,8 @@ export function sdiRoutes(router: Router, ctx: AppContext): void {
     return id;
   }
 
-  const accepted = (res: Response, id: string, extra: Record<string, unknown> = {}) =>
-    res.status(202).json({ id, status: 'RECEIVED', ...extra, links: { self: `/v1/sdi/notifications/${id}`, ...(extra.links as object) } });
+  const accepted = (res: Response, id: string, fields: Record<string, unknown> = {}, links: Record<string, string> = {}) =>
+    res.status(202).json({ id, status: 'RECEIVED', ...fields, links: { self: `/v1/sdi/notifications/${id}`, ...links } });
 
   /**
    * An SdI receipt: schema-checked, matched to the invoice by the file name it names, then queued like a JSON
@@ -98,7 +98,7 @@ export function sdiRoutes(router: Router, ctx: AppContext): void {
       invoiceId: invoice.id,
       notificationId: id,
     });
-    accepted(res, id, { invoiceId: invoice.id, receiptId, links: { receipt: `/v1/sdi/receipts/${receiptId}` } });
+    accepted(res, id, { invoiceId: invoice.id, receiptId }, { receipt: `/v1/sdi/receipts/${receiptId}` });
   }
 
   router.post('/sdi/notifications', async (req, res) => {
