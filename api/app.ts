@@ -5,11 +5,14 @@ import { ADMIN_PATH, basicAuth, bullBoardRouter } from './admin.js';
 import { authenticate } from './auth.js';
 import { errorHandler, routeNotFound } from './errors.js';
 import { requestLog } from './request-log.js';
+import { billingRoutes } from './routes/billing.js';
 import { customersRoutes } from './routes/customers.js';
 import { healthRoutes } from './routes/health.js';
 import { invoicesRoutes } from './routes/invoices.js';
+import { paymentsRoutes } from './routes/payments.js';
 import { reportsRoutes } from './routes/reports.js';
 import { sdiRoutes, XML_TYPES } from './routes/sdi.js';
+import { usersRoutes } from './routes/users.js';
 import { webhooksRoutes } from './routes/webhooks.js';
 
 export const BODY_LIMIT = '1mb';
@@ -31,7 +34,7 @@ export function createApp(ctx: AppContext): Express {
   v1.use(express.json({ limit: BODY_LIMIT }));
   v1.use(express.text({ type: XML_TYPES, limit: BODY_LIMIT }));
   // Every route registers on this one router: each nested router would cost every request a hop.
-  for (const routes of [invoicesRoutes, sdiRoutes, customersRoutes, webhooksRoutes, reportsRoutes]) routes(v1, ctx);
+  for (const routes of [invoicesRoutes, sdiRoutes, customersRoutes, webhooksRoutes, reportsRoutes, usersRoutes, billingRoutes, paymentsRoutes]) routes(v1, ctx);
   app.use('/v1', v1);
 
   app.use(routeNotFound);

@@ -2,6 +2,7 @@
 import type { Knex } from 'knex';
 import * as initial from './20261121000000_initial.js';
 import * as sdiTransmission from './20261122000000_sdi_transmission.js';
+import * as billing from './20261123000000_billing.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -11,6 +12,7 @@ interface Migration {
 const migrations: [string, Migration][] = [
   ['20261121000000_initial', initial],
   ['20261122000000_sdi_transmission', sdiTransmission],
+  ['20261123000000_billing', billing],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

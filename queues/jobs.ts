@@ -18,8 +18,10 @@ export interface JobMap {
     'sdi-notification': Acceptance & { notificationId: string; notification: SdiNotification };
   };
   'sdi-send': { send: { invoiceId: string } };
-  charge: { charge: { invoiceId: string } };
-  billing: { 'billing-run': { runId: string } };
+  /** `charge` charges an invoice (the billing run's job); `one-off` a payment asked for through the API. */
+  charge: { charge: { invoiceId: string }; 'one-off': { paymentId: string } };
+  /** Runs asked for through the API carry their id; scheduled runs derive it from their job id. */
+  billing: { 'billing-run': { runId?: string } };
   callback: { deliver: { messageId: string } };
   collect: { collect: { requestId: string } };
   orders: { checkout: { orderId: string }; fulfil: { orderId: string }; refund: { orderId: string } };
@@ -52,4 +54,8 @@ export const jobIds = {
   sdiSend: (invoiceId: string) => `send-${invoiceId}`,
   callback: (messageId: string) => `callback-${messageId}`,
   charge: (invoiceId: string) => `charge-${invoiceId}`,
+  /** Each dunning attempt is its own delayed job: the first job has completed by then. */
+  dunning: (invoiceId: string, step: number) => `charge-${invoiceId}-dunning-${step}`,
+  oneOffCharge: (paymentId: string) => `payment-${paymentId}`,
+  billingRun: (runId: string) => `billing-run-${runId}`,
 };

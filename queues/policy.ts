@@ -12,6 +12,8 @@ export interface QueuePolicy {
   attempts: number;
   backoff: Backoff;
   concurrency: number;
+  /** How often a job may lose its worker (killed, frozen) before it is failed as stalled; BullMQ's default is 1. */
+  maxStalledCount: number;
 }
 
 /** Completed jobs stay an hour (so `waitUntilFinished` and Bull Board can see them), at most 1,000. */
@@ -26,19 +28,22 @@ export function queuePolicies(
 ): Record<QueueName, QueuePolicy> {
   const exponential = (capMs: number): Backoff => ({ kind: 'exponential', baseMs: config.retryBaseDelayMs, capMs, jitter: 0.2 });
   const policies: Record<QueueName, QueuePolicy> = {
-    'invoice-save': { attempts: 10, backoff: exponential(5 * 60_000), concurrency: 10 },
+    'invoice-save': { attempts: 10, backoff: exponential(5 * 60_000), concurrency: 10, maxStalledCount: 1 },
     // 15 attempts reach about four hours: an SMTP or PEC outage of an hour or two is ridden out before NOT_SENT.
-    'sdi-send': { attempts: 15, backoff: exponential(HOUR), concurrency: 5 },
-    charge: { attempts: 8, backoff: exponential(HOUR), concurrency: 20 },
-    billing: { attempts: 5, backoff: exponential(10 * 60_000), concurrency: 1 },
+    'sdi-send': { attempts: 15, backoff: exponential(HOUR), concurrency: 5, maxStalledCount: 1 },
+    // A charge is safe to run again after any crash (lease and idempotency key), and a stuck one leaves an invoice
+    // unpaid: let it survive many lost workers rather than land in the DLQ for a rolling restart.
+    charge: { attempts: 8, backoff: exponential(HOUR), concurrency: 20, maxStalledCount: 20 },
+    billing: { attempts: 5, backoff: exponential(10 * 60_000), concurrency: 1, maxStalledCount: 5 },
     callback: {
       attempts: config.callbackRetrySchedule.length + 1,
       backoff: { kind: 'schedule', delaysMs: config.callbackRetrySchedule.map((s) => s * 1000), capMs: 24 * HOUR, jitter: 0.2 },
       concurrency: 20,
+      maxStalledCount: 1,
     },
-    collect: { attempts: 10, backoff: exponential(15 * 60_000), concurrency: 10 },
-    orders: { attempts: 8, backoff: exponential(HOUR), concurrency: 10 },
-    reports: { attempts: 3, backoff: exponential(10 * 60_000), concurrency: 1 },
+    collect: { attempts: 10, backoff: exponential(15 * 60_000), concurrency: 10, maxStalledCount: 1 },
+    orders: { attempts: 8, backoff: exponential(HOUR), concurrency: 10, maxStalledCount: 1 },
+    reports: { attempts: 3, backoff: exponential(10 * 60_000), concurrency: 1, maxStalledCount: 1 },
   };
   for (const [queue, concurrency] of Object.entries(config.workerConcurrency) as [QueueName, number][]) {
     policies[queue] = { ...policies[queue], concurrency };

@@ -18,6 +18,12 @@ export interface Queues {
     data: JobData<Q, N>,
     opts?: Pick<JobsOptions, 'jobId' | 'delay' | 'priority'>,
   ): Promise<Job<JobData<Q, N>>>;
+  /** Adds many jobs of one name in one round trip; a job whose id exists already is left as it is. */
+  addBulk<Q extends QueueName, N extends JobName<Q>>(
+    queue: Q,
+    name: N,
+    jobs: { data: JobData<Q, N>; jobId: string }[],
+  ): Promise<void>;
   /** A job by id, or undefined; fails fast like `add` while Redis is down. */
   getJob(queue: QueueName, id: string): Promise<Job | undefined>;
   get(queue: QueueName): Queue;
@@ -72,6 +78,10 @@ export function createQueues({ connection, prefix, policies, log }: QueuesOption
     async add(queue, name, data, opts) {
       ready();
       return (await get(queue).add(name, data, opts)) as Job<JobData<typeof queue, typeof name>>;
+    },
+    async addBulk(queue, name, jobs) {
+      ready();
+      await get(queue).addBulk(jobs.map(({ data, jobId }) => ({ name, data, opts: { jobId } })));
     },
     async getJob(queue, id) {
       ready();

@@ -16,9 +16,10 @@ interface Schedule<Q extends QueueName, N extends JobName<Q>> {
 
 type AnySchedule = { [Q in QueueName]: { [N in JobName<Q>]: Schedule<Q, N> }[JobName<Q>] }[QueueName];
 
-export function jobSchedules(config: Pick<Config, 'reportsEveryMinutes'>): AnySchedule[] {
+export function jobSchedules(config: Pick<Config, 'reportsEveryMinutes' | 'billingCron' | 'billingTz'>): AnySchedule[] {
   const reports = { every: config.reportsEveryMinutes * 60_000 };
   return [
+    { queue: 'billing', id: 'billing-run', name: 'billing-run', data: {}, repeat: { pattern: config.billingCron, tz: config.billingTz } },
     { queue: 'reports', id: 'dlq-report', name: 'dlq-report', data: {}, repeat: reports },
     { queue: 'reports', id: 'invoice-report', name: 'invoice-report', data: {}, repeat: reports },
   ];

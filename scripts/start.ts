@@ -105,7 +105,7 @@ const services = createWorkerServices(effective, log);
 const workerConnection = createWorkerConnection(effective.redisUrl);
 workerConnection.on('error', (err) => log.debug({ err }, 'redis connection error'));
 const workerCtx = { ...runtime.ctx, config: effective, services };
-const fleet = startFleet(workerCtx, { queues: effective.workerQueues, handlers, policies: runtime.policies, connection: workerConnection });
+const fleet = startFleet(workerCtx, { queues: effective.workerQueues, handlers, policies: runtime.policies, connection: workerConnection, lockMs: effective.jobLockMs });
 await upsertJobSchedulers(runtime.ctx.queues, effective);
 
 const base = `http://localhost:${port}`;

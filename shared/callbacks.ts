@@ -6,6 +6,8 @@ import { nowIso, toIso, toNumber } from './db.js';
 import { callbackMessageId } from './ids.js';
 import { isNotifiedStatus } from './invoice-status.js';
 import type { Invoice } from './invoices.js';
+import { formatCents } from './money.js';
+import type { Payment } from './payments/payments.js';
 
 export type MessageStatus = 'pending' | 'delivered' | 'failed' | 'gone';
 
@@ -120,6 +122,28 @@ export async function notifyInvoiceStatus(ctx: { db: Knex; queues: Queues }, inv
     subjectType: 'invoice',
     subjectId: invoice.id,
     eventKey: invoice.status,
+  });
+}
+
+/** Tells the submitting client what a charge of its invoice came to: one message per charge attempt. */
+export async function notifyInvoicePayment(ctx: { db: Knex; queues: Queues }, invoice: Invoice, payment: Payment): Promise<void> {
+  const userId = userIdOfActor(invoice.createdBy);
+  if (!invoice.callbackUrl || !userId) return;
+  await enqueueCallback(ctx, {
+    userId,
+    url: invoice.callbackUrl,
+    type: 'invoice.payment',
+    data: {
+      id: invoice.id,
+      number: invoice.number,
+      customerId: invoice.customerId,
+      paymentStatus: invoice.paymentStatus,
+      nextChargeAt: invoice.nextChargeAt,
+      payment: { id: payment.id, paymentRefId: payment.paymentRefId, status: payment.status, amount: formatCents(payment.amountCents), currency: payment.currency, reason: payment.reason },
+    },
+    subjectType: 'invoice',
+    subjectId: invoice.id,
+    eventKey: `payment-${payment.idempotencyKey}`,
   });
 }
 

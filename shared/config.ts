@@ -63,8 +63,12 @@ export interface Config {
   sdiInboxDir: string;
   /** How long the development SdI simulator waits before answering (`SDI_SIMULATOR_DELAY_MS`). @defaultValue `1000` */
   sdiSimulatorDelayMs: number;
-  /** Payment provider base URL (`PAYMENT_PROVIDER_URL`). @defaultValue development: the sandbox */
+  /** Payment provider base URL (`PAYMENT_PROVIDER_URL`); required in production. @defaultValue development: the sandbox */
   paymentProviderUrl: string | undefined;
+  /** Time allowed for one charge request to the payment provider (`PAYMENT_PROVIDER_TIMEOUT_MS`); a charge in flight holds its invoice for twice this. @defaultValue `10000` */
+  paymentProviderTimeoutMs: number;
+  /** How long a worker's lock on an active job lasts, renewed at half; a worker that dies loses its jobs to another after this (`JOB_LOCK_MS`). @defaultValue `30000` */
+  jobLockMs: number;
   /** Cron pattern of the monthly billing run (`BILLING_CRON`). @defaultValue `0 0 1 * *` */
   billingCron: string;
   /** IANA time zone of `BILLING_CRON` (`BILLING_TZ`). @defaultValue `UTC` */
@@ -173,7 +177,7 @@ const REGIMI_FISCALI = [
 const DEMO_SELLER_VAT = '01234567897';
 
 /** Set in production: the development defaults would put a made-up company on real invoices. */
-const REQUIRED_IN_PRODUCTION = ['ADMIN_PASSWORD', 'SMTP_URL', 'SELLER_NAME', 'SELLER_VAT_NUMBER', 'SELLER_STREET', 'SELLER_POSTAL_CODE', 'SELLER_CITY'] as const;
+const REQUIRED_IN_PRODUCTION = ['ADMIN_PASSWORD', 'SMTP_URL', 'PAYMENT_PROVIDER_URL', 'SELLER_NAME', 'SELLER_VAT_NUMBER', 'SELLER_STREET', 'SELLER_POSTAL_CODE', 'SELLER_CITY'] as const;
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -221,6 +225,8 @@ const envSchema = z.object({
   SELLER_PROVINCE: z.string().regex(/^[A-Z]{2}$/, 'expected two capital letters').optional(),
   SELLER_COUNTRY: z.string().regex(/^[A-Z]{2}$/, 'expected an ISO country code such as IT').default('IT'),
   PAYMENT_PROVIDER_URL: url(/^https?:$/, 'expected an http(s) URL').optional(),
+  PAYMENT_PROVIDER_TIMEOUT_MS: integer(100, 600_000).default(10_000),
+  JOB_LOCK_MS: integer(1000, 3_600_000).default(30_000),
   BILLING_CRON: z.string().min(9).default('0 0 1 * *'),
   BILLING_TZ: timeZone.default('UTC'),
   DUNNING_DAYS: positiveNumbers.default([1, 3, 7]),
@@ -289,6 +295,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
     paymentProviderUrl: e.PAYMENT_PROVIDER_URL,
+    paymentProviderTimeoutMs: e.PAYMENT_PROVIDER_TIMEOUT_MS,
+    jobLockMs: e.JOB_LOCK_MS,
     billingCron: e.BILLING_CRON,
     billingTz: e.BILLING_TZ,
     dunningDays: e.DUNNING_DAYS,

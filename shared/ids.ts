@@ -21,3 +21,23 @@ export function sdiNotificationId(customerId: string, invoiceNumber: string, sta
 export function callbackMessageId(...event: string[]): string {
   return `msg_${uuidv5(JSON.stringify(['callback', ...event]), NAMESPACE).replaceAll('-', '')}`;
 }
+
+/** The provider's idempotency key of one charge attempt: fixed across network retries, new for each dunning attempt. */
+export function chargeKey(subject: 'invoice' | 'payment', id: string, dunningStep = 0): string {
+  return subject === 'invoice' ? `invoice-${id}-${dunningStep}` : `payment-${id}`;
+}
+
+/** The payment recording a charge attempt: one per idempotency key, whichever worker records it. */
+export function paymentIdForCharge(key: string): string {
+  return uuidv5(JSON.stringify(['payment', key]), NAMESPACE);
+}
+
+/** A scheduled billing run's id, from its scheduler job's id, so a retried job resumes the same run. */
+export function scheduledBillingRunId(jobId: string): string {
+  return uuidv5(JSON.stringify(['billing-run', jobId]), NAMESPACE);
+}
+
+/** A one-off payment's id, from who asked and their Idempotency-Key, so a replayed request finds the same payment. */
+export function oneOffPaymentId(userId: string, idempotencyKey: string): string {
+  return uuidv5(JSON.stringify(['one-off-payment', userId, idempotencyKey]), NAMESPACE);
+}

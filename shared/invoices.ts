@@ -24,6 +24,12 @@ export interface Invoice {
   status: InvoiceStatus;
   paymentStatus: PaymentStatus | null;
   paymentFailureReason: string | null;
+  /** How many charge attempts were declined for the balance; the next attempt's number. */
+  dunningStep: number;
+  /** When the next dunning attempt is due, while one is scheduled. */
+  nextChargeAt: string | null;
+  /** The billing run that took the invoice for charging. */
+  billingRunId: string | null;
   callbackUrl: string | null;
   supplier: ExternalInvoiceDocument['supplier'] | null;
   createdAt: string;
@@ -69,6 +75,9 @@ export function toInvoice(row: Row): Invoice {
     status: row.status as InvoiceStatus,
     paymentStatus: (row.payment_status as PaymentStatus | null) ?? null,
     paymentFailureReason: (row.payment_failure_reason as string | null) ?? null,
+    dunningStep: row.dunning_step == null ? 0 : toNumber(row.dunning_step),
+    nextChargeAt: row.next_charge_at == null ? null : toIso(row.next_charge_at),
+    billingRunId: (row.billing_run_id as string | null) ?? null,
     callbackUrl: (row.callback_url as string | null) ?? null,
     supplier: parseJson(row.supplier) as Invoice['supplier'],
     createdAt: toIso(row.created_at),
@@ -104,6 +113,9 @@ export function invoiceFromDocument({ id, kind, document: doc, acceptedAt, submi
     status: 'INTERNAL_INVOICE_NEW',
     paymentStatus: null,
     paymentFailureReason: null,
+    dunningStep: 0,
+    nextChargeAt: null,
+    billingRunId: null,
     callbackUrl: doc.callbackUrl ?? null,
     supplier: ('supplier' in doc && doc.supplier) || null,
     createdAt: acceptedAt,

@@ -62,3 +62,11 @@ export function amountOverflow(totals: InvoiceTotals): number | 'total' | undefi
 export function formatCents(cents: number): string {
   return new Big(cents).div(100).toFixed(2);
 }
+
+/** An amount of money as the API takes it: a positive decimal with at most 2 places, as a JSON string or number. */
+export const AMOUNT_PATTERN = /^\d{1,11}(\.\d{1,2})?$/;
+
+/** "12.5" → 1250; the caller has checked AMOUNT_PATTERN. */
+export function parseCents(amount: string): number {
+  return Number(new Big(amount).times(100).toFixed(0));
+}

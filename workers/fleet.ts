@@ -18,6 +18,8 @@ export interface FleetOptions {
   policies: Record<QueueName, QueuePolicy>;
   /** A worker connection (`maxRetriesPerRequest: null`); each Worker duplicates it for its blocking reads. */
   connection: Redis;
+  /** Job lock duration; the stalled-job check runs as often. */
+  lockMs: number;
 }
 
 export function processorFor(queue: QueueName, ctx: WorkerContext, handlers: HandlerRegistry) {
@@ -57,6 +59,9 @@ export function startFleet(ctx: WorkerContext, options: FleetOptions): Fleet {
       connection: options.connection,
       prefix: ctx.queues.prefix,
       concurrency: policy.concurrency,
+      lockDuration: options.lockMs,
+      stalledInterval: options.lockMs,
+      maxStalledCount: policy.maxStalledCount,
       settings: {
         backoffStrategy: (attemptsMade, _type, err) =>
           backoffDelay(policy.backoff, attemptsMade, Math.random, err instanceof RetryableError ? err.retryAfterMs : undefined),

@@ -1,4 +1,7 @@
 // The task list: every job name of every served queue, mapped to its handler.
+import { giveUpBilling, runBilling } from './billing-run.js';
+import { chargeInvoice, giveUpCharging } from './charge-invoice.js';
+import { chargeOneOffPayment, giveUpOneOffPayment } from './charge-payment.js';
 import { applySdiNotification, giveUpSdiNotification } from './apply-sdi-notification.js';
 import { deliverCallback, giveUpCallback } from './deliver-callback.js';
 import { writeDlqReport } from './dlq-report.js';
@@ -16,6 +19,13 @@ export const handlers: HandlerRegistry = {
   },
   'sdi-send': {
     send: { run: sendToSdi, giveUp: giveUpSending },
+  },
+  charge: {
+    charge: { run: chargeInvoice, giveUp: giveUpCharging },
+    'one-off': { run: chargeOneOffPayment, giveUp: giveUpOneOffPayment },
+  },
+  billing: {
+    'billing-run': { run: runBilling, giveUp: giveUpBilling },
   },
   callback: {
     deliver: { run: deliverCallback, giveUp: giveUpCallback },

@@ -16,7 +16,7 @@ const { log } = runtime.ctx;
 const services = createWorkerServices(config, log);
 const connection = createWorkerConnection(config.redisUrl);
 connection.on('error', (err) => log.debug({ err }, 'redis connection error'));
-const fleet = startFleet({ ...runtime.ctx, services }, { queues: config.workerQueues, handlers, policies: runtime.policies, connection });
+const fleet = startFleet({ ...runtime.ctx, services }, { queues: config.workerQueues, handlers, policies: runtime.policies, connection, lockMs: config.jobLockMs });
 
 onShutdown(async () => {
   await fleet.close(config.shutdownGraceMs);

@@ -61,7 +61,7 @@ export async function createTestSystem(env: Record<string, string> = {}, options
       connections.push(connection);
       const services = createWorkerServices(config, runtime.ctx.log);
       closers.push(() => services.close());
-      const fleet = startFleet({ ...runtime.ctx, services }, { queues, handlers: registry, policies: runtime.policies, connection });
+      const fleet = startFleet({ ...runtime.ctx, services }, { queues, handlers: registry, policies: runtime.policies, connection, lockMs: config.jobLockMs });
       fleets.push(fleet);
       return fleet;
     },

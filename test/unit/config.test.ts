@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from '../../shared/config.js';
 const PRODUCTION = {
   ADMIN_PASSWORD: 'a-long-password',
   SMTP_URL: 'smtps://invoices:secret@smtp.pec.example:465',
+  PAYMENT_PROVIDER_URL: 'https://payments.example/v1',
   SELLER_NAME: 'Esempio S.p.A.',
   SELLER_VAT_NUMBER: 'IT09876543217',
   SELLER_STREET: 'Via Esempio 1',

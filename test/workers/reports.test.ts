@@ -41,7 +41,7 @@ describe('CSV reports', () => {
     const fail = (message: string) => async () => {
       throw new UnrecoverableError(message);
     };
-    system.startWorkers(['charge', 'collect'], { charge: { charge: { run: fail('=HYPERLINK("http://evil.example")') } }, collect: { collect: { run: fail('provider said no') } } });
+    system.startWorkers(['charge', 'collect'], { charge: { charge: { run: fail('=HYPERLINK("http://evil.example")') }, 'one-off': { run: fail('unused') } }, collect: { collect: { run: fail('provider said no') } } });
     const events = [await system.events('charge'), await system.events('collect')];
     const failed = Promise.all([
       new Promise((resolve) => events[0]!.on('failed', resolve)),

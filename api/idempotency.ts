@@ -1,0 +1,75 @@
+// Idempotency-Key for POST requests (Stripe's rules): the same key and body get the first answer, another body 422, a request still running 409.
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import { nowIso, toIso } from '../shared/db.js';
+import { ApiError } from './errors.js';
+
+/** Keys live a day: after that the same key is a new request. */
+export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+/** A request holding its key this long has died with its process; the next one with the key takes over. */
+export const IDEMPOTENCY_STALE_MS = 60_000;
+
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+}
+
+export const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+export function requestFingerprint(method: string, path: string, body: unknown): string {
+  return createHash('sha256').update(JSON.stringify([method, path, body ?? null])).digest('hex');
+}
+
+/**
+ * Runs `handle` once per (user, key): the first request stores its answer, a repeat replays it. Only answers the
+ * handler produced are stored; when it throws (bad input, Redis down) the key is let go, so a corrected retry may use it.
+ */
+export async function idempotent(
+  db: Knex,
+  scope: { userId: string; key: string; fingerprint: string },
+  handle: () => Promise<StoredResponse>,
+): Promise<StoredResponse & { replayed: boolean }> {
+  const { userId, key, fingerprint } = scope;
+  for (let tries = 0; ; tries++) {
+    const now = new Date();
+    const at = now.toISOString();
+    const inserted = await db('idempotency_keys')
+      .insert({ user_id: userId, key, request_hash: fingerprint, status: 'in_progress', created_at: at, locked_at: at })
+      .onConflict(['user_id', 'key'])
+      .ignore()
+      .returning('key');
+    if (inserted.length === 1) return { ...(await runAndStore(db, userId, key, at, handle)), replayed: false };
+
+    const row = await db('idempotency_keys').first('*').where({ user_id: userId, key });
+    if (!row) continue; // let go of meanwhile: try to take it
+    const createdAt = toIso(row.created_at);
+    if (Date.parse(createdAt) < now.getTime() - IDEMPOTENCY_TTL_MS) {
+      await db('idempotency_keys').where({ user_id: userId, key, created_at: row.created_at }).delete();
+      if (tries < 3) continue;
+    }
+    if (row.request_hash !== fingerprint) {
+      throw new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with another request; use a new key');
+    }
+    if (row.status === 'done') return { status: Number(row.response_status), body: JSON.parse(String(row.response_body)), replayed: true };
+    const lockedAt = toIso(row.locked_at);
+    if (Date.parse(lockedAt) < now.getTime() - IDEMPOTENCY_STALE_MS) {
+      const taken = await db('idempotency_keys').where({ user_id: userId, key, locked_at: row.locked_at, status: 'in_progress' }).update({ locked_at: at });
+      if (taken === 1) return { ...(await runAndStore(db, userId, key, at, handle)), replayed: false };
+    }
+    throw new ApiError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still being processed; retry shortly');
+  }
+}
+
+async function runAndStore(db: Knex, userId: string, key: string, lockedAt: string, handle: () => Promise<StoredResponse>): Promise<StoredResponse> {
+  let response: StoredResponse;
+  try {
+    response = await handle();
+  } catch (err) {
+    await db('idempotency_keys').where({ user_id: userId, key, locked_at: lockedAt }).delete().catch(() => undefined);
+    throw err;
+  }
+  await db('idempotency_keys')
+    .where({ user_id: userId, key })
+    .update({ status: 'done', response_status: response.status, response_body: JSON.stringify(response.body), locked_at: nowIso() });
+  return response;
+}

@@ -1,0 +1,14 @@
+// The dunning schedule as a pure function: after a declined charge, when to try again, or that it is over.
+export type AfterDecline = { final: true; attempts: number } | { final: false; nextStep: number; nextAt: Date };
+
+const DAY_MS = 86_400_000;
+
+/**
+ * `step` is the attempt that was just declined (0 for the first charge); `dunningDays[i]` is the wait in days
+ * after the decline of attempt i. So `1,3,7` makes four attempts: day 0, then 1, 3 and 7 days after each decline.
+ */
+export function afterDecline(step: number, dunningDays: readonly number[], now: Date): AfterDecline {
+  const waitDays = dunningDays[step];
+  if (waitDays === undefined) return { final: true, attempts: step + 1 };
+  return { final: false, nextStep: step + 1, nextAt: new Date(now.getTime() + Math.round(waitDays * DAY_MS)) };
+}
