@@ -16,18 +16,45 @@ export interface StoredResponse {
 
 export const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
+/** The same request hashes the same however its client ordered the body's fields: `{"a":1,"b":2}` is `{"b":2,"a":1}`. */
 export function requestFingerprint(method: string, path: string, body: unknown): string {
-  return createHash('sha256').update(JSON.stringify([method, path, body ?? null])).digest('hex');
+  return createHash('sha256').update(JSON.stringify([method, path, canonical(body ?? null)])).digest('hex');
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+  );
+}
+
+/** The use of a key a request serves, handed to the handler. */
+export interface KeyUse {
+  /**
+   * When this use of the key began (ISO 8601): the same for a request that takes over an abandoned one, new when the key
+   * is used again after its 24 hours. What the handler derives from the key (an id) should derive from this too.
+   */
+  readonly createdAt: string;
+  /**
+   * Whether a failure from here on leaves something a retry must find (a row written, a job queued): then the key is kept
+   * in progress, for a retry to take over after IDEMPOTENCY_STALE_MS and find it, rather than let go for a new request.
+   * The handler sets it once it has written something and clears it if it has undone that. @defaultValue false
+   */
+  holdOnFailure: boolean;
 }
 
 /**
  * Runs `handle` once per (user, key): the first request stores its answer, a repeat replays it. Only answers the
- * handler produced are stored; when it throws (bad input, Redis down) the key is let go, so a corrected retry may use it.
+ * handler produced are stored; when it throws (bad input, Redis down) the key is let go, so a corrected retry may use it,
+ * unless the handler has set `holdOnFailure`. `handle` is told which use of the key it serves (see KeyUse).
  */
 export async function idempotent(
   db: Knex,
   scope: { userId: string; key: string; fingerprint: string },
-  handle: () => Promise<StoredResponse>,
+  handle: (use: KeyUse) => Promise<StoredResponse>,
 ): Promise<StoredResponse & { replayed: boolean }> {
   const { userId, key, fingerprint } = scope;
   for (let tries = 0; ; tries++) {
@@ -38,7 +65,7 @@ export async function idempotent(
       .onConflict(['user_id', 'key'])
       .ignore()
       .returning('key');
-    if (inserted.length === 1) return { ...(await runAndStore(db, userId, key, at, handle)), replayed: false };
+    if (inserted.length === 1) return { ...(await runAndStore(db, userId, key, at, at, handle)), replayed: false };
 
     const row = await db('idempotency_keys').first('*').where({ user_id: userId, key });
     if (!row) continue; // let go of meanwhile: try to take it
@@ -54,22 +81,31 @@ export async function idempotent(
     const lockedAt = toIso(row.locked_at);
     if (Date.parse(lockedAt) < now.getTime() - IDEMPOTENCY_STALE_MS) {
       const taken = await db('idempotency_keys').where({ user_id: userId, key, locked_at: row.locked_at, status: 'in_progress' }).update({ locked_at: at });
-      if (taken === 1) return { ...(await runAndStore(db, userId, key, at, handle)), replayed: false };
+      if (taken === 1) return { ...(await runAndStore(db, userId, key, at, createdAt, handle)), replayed: false };
     }
     throw new ApiError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still being processed; retry shortly');
   }
 }
 
-async function runAndStore(db: Knex, userId: string, key: string, lockedAt: string, handle: () => Promise<StoredResponse>): Promise<StoredResponse> {
+async function runAndStore(
+  db: Knex,
+  userId: string,
+  key: string,
+  lockedAt: string,
+  createdAt: string,
+  handle: (use: KeyUse) => Promise<StoredResponse>,
+): Promise<StoredResponse> {
+  const use: KeyUse = { createdAt, holdOnFailure: false };
   let response: StoredResponse;
   try {
-    response = await handle();
+    response = await handle(use);
   } catch (err) {
-    await db('idempotency_keys').where({ user_id: userId, key, locked_at: lockedAt }).delete().catch(() => undefined);
+    if (!use.holdOnFailure) await db('idempotency_keys').where({ user_id: userId, key, locked_at: lockedAt }).delete().catch(() => undefined);
     throw err;
   }
+  // Only while the key is still ours: a request that took it over after IDEMPOTENCY_STALE_MS stores its own answer.
   await db('idempotency_keys')
-    .where({ user_id: userId, key })
+    .where({ user_id: userId, key, locked_at: lockedAt, status: 'in_progress' })
     .update({ status: 'done', response_status: response.status, response_body: JSON.stringify(response.body), locked_at: nowIso() });
   return response;
 }

@@ -62,6 +62,8 @@ export class PaymentSandbox {
   private readonly timers = new Set<NodeJS.Timeout>();
   private latency: Latency = 0;
   private rates = { timeout: 0, serverError: 0 };
+  /** Charge requests received, answered or not: what tells a test how often the provider was called, not only what it charged. */
+  chargeRequests = 0;
 
   private constructor(
     private readonly server: Server,
@@ -175,6 +177,7 @@ export class PaymentSandbox {
       throw new HttpError(400, 'an Idempotency-Key header of 1 to 255 characters is required');
     }
     const body = validCharge(await readJson(req));
+    this.chargeRequests++;
     await this.wait();
     if (this.draw(this.rates.serverError)) {
       this.log?.debug({ key, reference: body.reference }, 'payment sandbox: injected 503');
@@ -276,10 +279,12 @@ function isCurrency(value: unknown): value is string {
 }
 
 // Run directly (`tsx scripts/payment-sandbox.ts`): a sandbox on PORT for demos and manual runs.
+// No top-level await: mocha loads test files that import this module through require, which refuses it.
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  const sandbox = await PaymentSandbox.start({ port: Number(process.env.PORT ?? 4010) });
-  console.log(`payment sandbox listening on ${sandbox.url} (PUT /accounts/:customerId to open an account)`);
-  const stop = () => void sandbox.close().then(() => process.exit(0));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  void PaymentSandbox.start({ port: Number(process.env.PORT ?? 4010) }).then((sandbox) => {
+    console.log(`payment sandbox listening on ${sandbox.url} (PUT /accounts/:customerId to open an account)`);
+    const stop = () => void sandbox.close().then(() => process.exit(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
 }

@@ -9,7 +9,7 @@ import { AMOUNT_PATTERN, parseCents } from '../../shared/money.js';
 import { findPayment, findVisiblePayment, insertPayment, listPayments, PAYMENT_RECORD_STATUSES, paymentView } from '../../shared/payments/payments.js';
 import { ApiError, notFound } from '../errors.js';
 import { requireCustomer } from '../guards.js';
-import { idempotent, KEY_PATTERN, requestFingerprint, type StoredResponse } from '../idempotency.js';
+import { idempotent, KEY_PATTERN, requestFingerprint, type KeyUse, type StoredResponse } from '../idempotency.js';
 import { pageQuery, toPageArgs } from '../paging.js';
 import { parseBody, parseQuery } from '../validate.js';
 
@@ -59,14 +59,15 @@ export function paymentsRoutes(router: Router, ctx: AppContext): void {
     if (key !== undefined && !KEY_PATTERN.test(key)) {
       throw new ApiError(400, 'invalid_request', 'invalid Idempotency-Key', [{ field: 'Idempotency-Key', message: '1 to 255 printable ASCII characters' }]);
     }
-    const create = async (): Promise<StoredResponse> => {
+    const create = async (use?: KeyUse): Promise<StoredResponse> => {
       const input = parseBody(oneOffRequest, req.body);
       requireCustomer(principal, input.customerId);
       if (!(await findCustomer(ctx.db, input.customerId))) {
         throw new ApiError(400, 'invalid_request', 'invalid body', [{ field: 'customerId', message: `no customer ${input.customerId}` }]);
       }
-      // With a key the id derives from it, so a request replayed after a crash finds the payment it created.
-      const id = key ? oneOffPaymentId(principal.userId, key) : newId();
+      // With a key the id derives from it, so a request replayed after a crash finds the payment it created; and from
+      // when the key was first used, so the same key a day later (a new request) makes a new payment.
+      const id = key && use ? oneOffPaymentId(principal.userId, JSON.stringify([key, use.createdAt])) : newId();
       await insertPayment(ctx.db, {
         id,
         kind: 'one-off',
@@ -78,11 +79,15 @@ export function paymentsRoutes(router: Router, ctx: AppContext): void {
         description: input.description ?? null,
         idempotencyKey: chargeKey('payment', id),
       });
+      // From here a payment exists: should this request fail, a retry with the key must find it, not make another.
+      if (use) use.holdOnFailure = true;
       try {
         await ctx.queues.add('charge', 'one-off', { paymentId: id }, { jobId: jobIds.oneOffCharge(id) });
       } catch (err) {
         // Not queued, so never charged: leave no payment that would read PENDING for ever.
-        await ctx.db('payments').where({ id, status: 'PENDING' }).whereNull('charge_lease_token').delete().catch(() => undefined);
+        const removed = await ctx.db('payments').where({ id, status: 'PENDING' }).whereNull('charge_lease_token').delete().catch(() => 0);
+        // Undone, so the key may go too; a payment that stays (being charged by an earlier request's job) keeps it.
+        if (use && removed === 1) use.holdOnFailure = false;
         throw err;
       }
       return { status: 202, body: paymentView((await findPayment(ctx.db, id))!) };
