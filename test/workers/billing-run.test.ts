@@ -1,0 +1,83 @@
+// The billing run: keyset pages of due PENDING invoices, charge jobs in bulk under deterministic ids, live counts.
+import { expect } from 'chai';
+import request from 'supertest';
+import { createBillingTestSystem, insertPendingInvoices, type BillingTestSystem } from '../helpers/billing.js';
+import { waitFor } from '../helpers/wait.js';
+
+describe('billing run', () => {
+  let t: BillingTestSystem;
+  afterEach(async () => {
+    await t.close();
+  });
+
+  const api = () => request(t.system.app);
+  const startRun = async (body: object = {}) =>
+    (await api().post('/v1/billing/runs').set('Authorization', t.operator.auth).send(body).expect(202)).body as { id: string; status: string };
+  const readRun = async (id: string) => (await api().get(`/v1/billing/runs/${id}`).set('Authorization', t.operator.auth).expect(200)).body;
+  const runReaches = (id: string, status: string | string[], timeoutMs = 15_000) =>
+    waitFor(async () => {
+      const run = await readRun(id);
+      return [status].flat().includes(run.status) && run;
+    }, { what: `run ${id} ${String(status)}`, timeoutMs });
+
+  it('charges the PENDING invoices due by the cutoff, and only those; the run and the payments show it', async () => {
+    t = await createBillingTestSystem();
+    const due = await insertPendingInvoices(t.system.ctx.db, { customerId: t.customerId, count: 3, dueDate: '2026-11-01' });
+    const later = await insertPendingInvoices(t.system.ctx.db, { customerId: t.customerId, count: 1, dueDate: '2026-12-15' });
+    await insertPendingInvoices(t.system.ctx.db, { customerId: t.customerId, count: 1, paymentStatus: 'PAID' });
+    t.system.startWorkers(['billing', 'charge']);
+
+    const run = await startRun({ cutoffDate: '2026-12-01' });
+    expect(run.status).to.equal('queued');
+    const done = await runReaches(run.id, 'completed');
+    expect(done.counts).to.deep.equal({ selected: 3, enqueued: 3, paid: 3, failed: 0, retrying: 0, pending: 0 });
+    expect(done.cutoffDate).to.equal('2026-12-01');
+    expect(done.requestedBy).to.equal(`user:${t.operator.userId}`);
+
+    const charged = t.sandbox.ledger.entries().map((e) => e.reference).sort();
+    expect(charged).to.deep.equal([...due].sort());
+    const payments = (await api().get('/v1/payments?status=PAID').set('Authorization', t.operator.auth).expect(200)).body;
+    expect(payments.data.map((p: { invoiceId: string }) => p.invoiceId).sort()).to.deep.equal([...due].sort());
+    const notDue = (await api().get(`/v1/invoices/${later[0]}`).set('Authorization', t.operator.auth).expect(200)).body;
+    expect(notDue.paymentStatus).to.equal('PENDING');
+  });
+
+  it('pages through thousands of invoices, and two overlapping runs enqueue each one once', async () => {
+    t = await createBillingTestSystem();
+    const ids = await insertPendingInvoices(t.system.ctx.db, { customerId: t.customerId, count: 2_500 });
+    // Two billing workers, so the two runs really page at the same time.
+    t.system.startWorkers(['billing']);
+    t.system.startWorkers(['billing']);
+
+    const [first, second] = [await startRun(), await startRun()];
+    // Whichever run takes an invoice charges it; a run left with none has nothing to wait for.
+    const runs = [await runReaches(first.id, ['charging', 'completed']), await runReaches(second.id, ['charging', 'completed'])];
+    expect(runs[0].counts.enqueued + runs[1].counts.enqueued).to.equal(2_500);
+    expect(runs[0].counts.selected).to.be.at.least(runs[0].counts.enqueued);
+    expect(await t.system.ctx.queues.get('charge').getWaitingCount()).to.equal(2_500);
+
+    t.system.startWorkers(['charge']);
+    await runReaches(first.id, 'completed', 30_000);
+    await runReaches(second.id, 'completed', 30_000);
+    const ledger = t.sandbox.ledger.entries();
+    expect(ledger).to.have.length(2_500);
+    expect(new Set(ledger.map((e) => e.reference))).to.deep.equal(new Set(ids));
+    const [{ n }] = await t.system.ctx.db('payments').count({ n: '*' }).where({ status: 'PAID' });
+    expect(Number(n)).to.equal(2_500);
+
+    // A run after the others finds nothing left to charge.
+    const third = await startRun();
+    expect((await runReaches(third.id, 'completed')).counts).to.include({ selected: 0, enqueued: 0 });
+  });
+
+  it('lists runs newest first, and refuses a run to clients', async () => {
+    t = await createBillingTestSystem();
+    const older = await startRun();
+    const newer = await startRun();
+    const list = (await api().get('/v1/billing/runs').set('Authorization', t.operator.auth).expect(200)).body;
+    expect(list.data.map((r: { id: string }) => r.id)).to.deep.equal([newer.id, older.id]);
+    expect(list.nextCursor).to.equal(null);
+    await api().get('/v1/billing/runs/nope').set('Authorization', t.operator.auth).expect(404);
+    await api().post('/v1/billing/runs').set('Authorization', t.operator.auth).send({ cutoffDate: '2026-13-01' }).expect(400);
+  });
+});
