@@ -10,11 +10,12 @@ import type { Config } from '../shared/config.js';
 import { migrateLatest } from '../shared/db.js';
 import { createProducerConnection, createWorkerConnection, waitForRedis } from '../shared/redis.js';
 import { configOrExit, createRuntime, onShutdown } from '../shared/runtime.js';
-import { seedDevelopment } from '../shared/seed.js';
+import { DEMO_ACCOUNTS, seedDevelopment, submitDemoInvoices } from '../shared/seed.js';
 import { startFleet } from '../workers/fleet.js';
 import { handlers } from '../workers/index.js';
 import { createWorkerServices } from '../workers/services.js';
 import { upsertJobSchedulers } from '../queues/schedules.js';
+import { PaymentSandbox } from './payment-sandbox.js';
 import { SdiSimulator } from './sdi-simulator.js';
 import { RedisServer } from './redis-server.js';
 
@@ -76,7 +77,7 @@ const withRedis: Config = privateRedis ? { ...config, redisUrl: privateRedis.url
 const runtime = createRuntime(withRedis, 'antaeus');
 const { log, db } = runtime.ctx;
 await migrateLatest(db);
-const { apiKey } = await seedDevelopment(db, withRedis.demoApiKey);
+const { apiKey, operatorId } = await seedDevelopment(db, withRedis.demoApiKey);
 
 const server = createApp(runtime.ctx);
 const listening = server.listen(withRedis.port);
@@ -99,7 +100,15 @@ const simulator = withRedis.smtpUrl
       delayMs: withRedis.sdiSimulatorDelayMs,
       log: log.child({ component: 'sdi-simulator' }),
     });
-const effective: Config = simulator ? { ...withRedis, smtpUrl: simulator.smtpUrl } : withRedis;
+// Without PAYMENT_PROVIDER_URL charges go to the sandbox provider, with an account for each demo customer.
+const paymentSandbox = withRedis.paymentProviderUrl
+  ? undefined
+  : await PaymentSandbox.start({ accounts: DEMO_ACCOUNTS, latencyMs: [20, 80], log: log.child({ component: 'payment-sandbox' }) });
+const effective: Config = {
+  ...withRedis,
+  smtpUrl: simulator ? simulator.smtpUrl : withRedis.smtpUrl,
+  paymentProviderUrl: paymentSandbox ? paymentSandbox.url : withRedis.paymentProviderUrl,
+};
 
 const services = createWorkerServices(effective, log);
 const workerConnection = createWorkerConnection(effective.redisUrl);
@@ -107,6 +116,7 @@ workerConnection.on('error', (err) => log.debug({ err }, 'redis connection error
 const workerCtx = { ...runtime.ctx, config: effective, services };
 const fleet = startFleet(workerCtx, { queues: effective.workerQueues, handlers, policies: runtime.policies, connection: workerConnection, lockMs: effective.jobLockMs });
 await upsertJobSchedulers(runtime.ctx.queues, effective);
+const demoInvoices = await submitDemoInvoices(runtime.ctx, operatorId);
 
 const base = `http://localhost:${port}`;
 console.log(
@@ -120,9 +130,15 @@ console.log(
     simulator
       ? `  SdI:          simulator at ${simulator.smtpUrl}, mail kept in ${resolve(effective.sdiInboxDir)}`
       : `  SdI:          ${effective.sdiAddress} through ${redactPassword(effective.smtpUrl!)}`,
+    paymentSandbox
+      ? `  Payments:     sandbox provider at ${paymentSandbox.url} (its ledger: ${paymentSandbox.url}/charges)`
+      : `  Payments:     ${effective.paymentProviderUrl}`,
+    `  Billing:      "${effective.billingCron}" in ${effective.billingTz}${demoInvoices ? `; ${demoInvoices} demo invoices submitted` : ''}`,
     `  Reports:      ${resolve(effective.reportsDir)} every ${effective.reportsEveryMinutes} minutes`,
     '',
     `  curl -H "Authorization: Bearer ${apiKey}" ${base}/v1/customers`,
+    `  curl -X POST -H "Authorization: Bearer ${apiKey}" ${base}/v1/billing/runs`,
+    `  curl -H "Authorization: Bearer ${apiKey}" ${base}/v1/payments`,
     '',
   ].join('\n'),
 );
@@ -132,6 +148,7 @@ onShutdown(async () => {
   await fleet.close(effective.shutdownGraceMs);
   services.close();
   await simulator?.close();
+  await paymentSandbox?.close();
   workerConnection.disconnect();
   await runtime.close();
   await privateRedis?.stop();

@@ -1,8 +1,13 @@
-// The development seed: demo customers of every FatturaPA kind and a demo operator with an API key. Safe to run twice.
+// The development seed: demo customers of every FatturaPA kind, a demo operator with an API key, demo invoices to bill. Safe to run twice.
 import type { Knex } from 'knex';
 import type { CustomerInput } from './customers.js';
 import { insertCustomer } from './customers.js';
 import { addApiKey, findUserByUsername, insertUser } from './users.js';
+import { jobIds } from '../queues/jobs.js';
+import type { Queues } from '../queues/queues.js';
+import { invoiceId } from './ids.js';
+import { invoiceDocumentSchema, type InvoiceDocument } from './invoice-schema.js';
+import { nowIso } from './db.js';
 
 export const DEMO_OPERATOR = 'demo-operator';
 
@@ -64,4 +69,39 @@ export async function seedDevelopment(db: Knex, apiKey?: string): Promise<SeedRe
     existing?.id ?? (await insertUser(db, { username: DEMO_OPERATOR, email: 'operator@antaeus.example', role: 'operator' }));
   const key = await addApiKey(db, operatorId, apiKey);
   return { operatorId, apiKey: key };
+}
+
+/** One invoice per demo customer, already due: after the SdI has them, a billing run charges them. */
+export const DEMO_INVOICES: InvoiceDocument[] = [
+  ['demo-rossi', 'EUR', 'Assistenza sistemistica, ottobre 2026', '10', '85.00'],
+  ['demo-bianchi', 'EUR', 'Licenza software gestionale, canone annuale', '1', '1490.00'],
+  ['demo-comune', 'EUR', 'Manutenzione del portale dei servizi online', '1', '2400.00'],
+  ['demo-nordisk', 'DKK', 'Software licence, annual fee', '1', '9500.00'],
+].map(([customerId, currency, description, quantity, unitPrice]) => invoiceDocumentSchema.parse({
+  customerId,
+  number: `DEMO-2026-${customerId!.slice(5, 8).toUpperCase()}`,
+  issueDate: '2026-10-01',
+  dueDate: '2026-10-31',
+  currency,
+  lines: [{ description, quantity, unitPrice, vatRate: customerId === 'demo-nordisk' ? '0' : '22', natura: customerId === 'demo-nordisk' ? 'N2.1' : undefined }],
+}));
+
+/** Sandbox balances for the demo customers, in minor units: the Comune cannot pay yet, to show dunning. */
+export const DEMO_ACCOUNTS: Record<string, { balance: number; currency: string }> = {
+  'demo-rossi': { balance: 5_000_00, currency: 'EUR' },
+  'demo-bianchi': { balance: 2_500_00, currency: 'EUR' },
+  'demo-comune': { balance: 0, currency: 'EUR' },
+  'demo-nordisk': { balance: 50_000_00, currency: 'DKK' },
+};
+
+/** Submits the demo invoices the way the API does (first run only): saved, sent to the SdI, then PENDING payment. */
+export async function submitDemoInvoices(ctx: { db: Knex; queues: Queues }, operatorId: string): Promise<number> {
+  let submitted = 0;
+  for (const document of DEMO_INVOICES) {
+    const id = invoiceId('internal', document.customerId, document.number);
+    if (await ctx.db('invoices').first('id').where({ id })) continue;
+    await ctx.queues.add('invoice-save', 'internal', { invoiceId: id, document, acceptedAt: nowIso(), submittedBy: operatorId }, { jobId: jobIds.invoiceSave(id) });
+    submitted++;
+  }
+  return submitted;
 }

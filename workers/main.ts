@@ -11,6 +11,10 @@ if (config.workerQueues.includes('sdi-send') && !config.smtpUrl) {
   console.error('SMTP_URL is not set, and this worker serves sdi-send: set SMTP_URL (smtp://user:pass@host:port), or leave sdi-send out of WORKER_QUEUES.');
   process.exit(1);
 }
+if (config.workerQueues.includes('charge') && !config.paymentProviderUrl) {
+  console.error('PAYMENT_PROVIDER_URL is not set, and this worker serves charge: set PAYMENT_PROVIDER_URL, or leave charge out of WORKER_QUEUES.');
+  process.exit(1);
+}
 const runtime = createRuntime(config, 'worker');
 const { log } = runtime.ctx;
 const services = createWorkerServices(config, log);
