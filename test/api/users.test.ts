@@ -1,5 +1,4 @@
 // Operators manage users, their API keys and the customers they are linked to; clients may do none of it.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import request from 'supertest';
 import { addCustomer, addUser } from '../helpers/fixtures.js';
@@ -146,11 +145,13 @@ describe('users API', () => {
   });
 
   it('shows the key only when it is made, and lists users newest first without keys', async () => {
-    // Apart by a few milliseconds, so "newest first" does not fall back on the order of random ids.
-    await sleep(5);
     const first = (await createUser()).body;
-    await sleep(5);
     const second = (await createUser({ customerIds: [customerB] })).body;
+    // Distinct times, so "newest first" does not fall back on the order of random ids.
+    const later = (ms: number) => new Date(Date.now() + ms).toISOString();
+    await system.ctx.db('users').where({ id: first.id }).update({ created_at: later(1000) });
+    await system.ctx.db('users').where({ id: second.id }).update({ created_at: later(2000) });
+    second.createdAt = (await api().get(`/v1/users/${second.id}`).set('Authorization', operator.auth).expect(200)).body.createdAt;
     const read = await api().get(`/v1/users/${second.id}`).set('Authorization', operator.auth).expect(200);
     const { apiKey: _apiKey, ...shown } = second;
     expect(read.body).to.deep.include(shown);

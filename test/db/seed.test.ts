@@ -1,6 +1,7 @@
-// The development seed creates buyers FatturaPA can address and a demo operator, and is safe to run twice.
+// The development seed creates buyers FatturaPA can address, a demo operator and demo invoices to bill, and is safe to run twice.
 import { expect } from 'chai';
-import { DEMO_CUSTOMERS, seedDevelopment } from '../../shared/seed.js';
+import { createTestSystem } from '../helpers/system.js';
+import { DEMO_ACCOUNTS, DEMO_CUSTOMERS, DEMO_INVOICES, seedDevelopment, submitDemoInvoices } from '../../shared/seed.js';
 import { findPrincipalByApiKey } from '../../shared/users.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
@@ -36,6 +37,27 @@ describe('development seed', () => {
       expect(c.vatNumber ?? c.fiscalCode, c.name).to.be.a('string');
       expect(c.sdiCode ?? c.pec, c.name).to.be.a('string');
       expect(c.currency).to.match(/^[A-Z]{3}$/);
+    }
+  });
+});
+
+describe('demo invoices', () => {
+  it('are valid documents, one per demo customer, submitted once however often npm start runs', async () => {
+    const system = await createTestSystem();
+    try {
+      const { operatorId } = await seedDevelopment(system.ctx.db);
+      expect(DEMO_INVOICES.map((i) => i.customerId).sort()).to.deep.equal(DEMO_CUSTOMERS.map((c) => c.id).sort());
+      expect(Object.keys(DEMO_ACCOUNTS).sort()).to.deep.equal(DEMO_CUSTOMERS.map((c) => c.id).sort());
+      expect(await submitDemoInvoices(system.ctx, operatorId)).to.equal(DEMO_INVOICES.length);
+      const events = await system.events('invoice-save');
+      system.startWorkers(['invoice-save']);
+      const jobs = await system.ctx.queues.get('invoice-save').getJobs(['waiting', 'active', 'completed']);
+      await Promise.all(jobs.map((j) => j.waitUntilFinished(events, 10_000)));
+      expect(await submitDemoInvoices(system.ctx, operatorId)).to.equal(0);
+      const pending = await system.ctx.db('invoices').select('payment_status').where({ created_by: `user:${operatorId}` });
+      expect(pending.map((r) => r.payment_status)).to.deep.equal(Array(DEMO_INVOICES.length).fill('PENDING'));
+    } finally {
+      await system.close();
     }
   });
 });
