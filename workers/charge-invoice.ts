@@ -1,11 +1,18 @@
 // charge/charge: charge one invoice through the payment provider, exactly once, with dunning after a declined balance.
 import { UnrecoverableError } from 'bullmq';
 import { jobIds, type JobData } from '../queues/jobs.js';
-import { notifyInvoicePayment } from '../shared/callbacks.js';
+import { notifyInvoicePayment, userIdOfActor } from '../shared/callbacks.js';
 import { RetryableError } from '../shared/errors/retryable.js';
 import { chargeKey } from '../shared/ids.js';
 import { findInvoice, type Invoice } from '../shared/invoices.js';
-import { claimCharge, recordUnsettledCharge, releaseCharge, settleInvoiceCharge, type InvoiceChargeOutcome } from '../shared/payments/charging.js';
+import {
+  claimInvoiceCharge,
+  findInvoiceToCharge,
+  recordUnsettledCharge,
+  releaseCharge,
+  settleInvoiceCharge,
+  type InvoiceChargeOutcome,
+} from '../shared/payments/charging.js';
 import { afterDecline } from '../shared/payments/dunning.js';
 import { latestInvoicePayment } from '../shared/payments/payments.js';
 import { CurrencyMismatchError, CustomerNotFoundError, type ChargeResult } from '../shared/payments/provider.js';
@@ -22,7 +29,7 @@ export interface ChargeInvoiceResult {
 export const chargeLeaseMs = (ctx: JobContext): number => 2 * ctx.config.paymentProviderTimeoutMs;
 
 export async function chargeInvoice({ invoiceId }: Payload, ctx: JobContext): Promise<ChargeInvoiceResult> {
-  const invoice = await findInvoice(ctx.db, invoiceId);
+  const invoice = await findInvoiceToCharge(ctx.db, invoiceId);
   if (!invoice) throw new UnrecoverableError(`invoice ${invoiceId} does not exist`);
   if (invoice.paymentStatus === null) throw new UnrecoverableError(`invoice ${invoiceId} is not ours to charge (${invoice.status})`);
 
@@ -35,7 +42,7 @@ export async function chargeInvoice({ invoiceId }: Payload, ctx: JobContext): Pr
 
   const step = invoice.dunningStep;
   const key = chargeKey('invoice', invoiceId, step);
-  const lease = await claimCharge(ctx.db, 'invoices', invoiceId, chargeLeaseMs(ctx), { dunning_step: step });
+  const lease = await claimInvoiceCharge(ctx.db, invoiceId, step, chargeLeaseMs(ctx));
   if (!lease) return heldElsewhere(invoiceId, ctx);
 
   let result: ChargeResult;
@@ -76,6 +83,9 @@ export async function chargeInvoice({ invoiceId }: Payload, ctx: JobContext): Pr
 async function settle(invoice: Invoice, step: number, key: string, outcome: InvoiceChargeOutcome, ctx: JobContext): Promise<void> {
   const recorded = await settleInvoiceCharge(ctx.db, invoice, step, key, outcome);
   ctx.log.info({ invoiceId: invoice.id, step, outcome: outcome.status, recorded }, `charge ${outcome.status.toLowerCase()}`);
+  // notifyInvoicePayment tells nobody without a callback URL and a user to sign for (neither changes on settling):
+  // then there is nothing to read back either.
+  if (!invoice.callbackUrl || !userIdOfActor(invoice.createdBy)) return;
   const current = (await findInvoice(ctx.db, invoice.id))!;
   const payment = await latestInvoicePayment(ctx.db, invoice.id);
   if (payment) await notifyInvoicePayment(ctx, current, payment);

@@ -70,32 +70,32 @@ export interface NewPayment {
   dunningStep?: number | null;
 }
 
+/** The row a new payment becomes; `at` is its creation time. */
+export function paymentRow(p: NewPayment, at: string) {
+  return {
+    id: p.id,
+    payment_ref_id: newId(),
+    kind: p.kind,
+    invoice_id: p.invoiceId ?? null,
+    order_id: null,
+    customer_id: p.customerId,
+    user_id: p.userId,
+    amount_cents: p.amountCents,
+    currency: p.currency,
+    status: p.status,
+    reason: p.reason ?? null,
+    description: p.description ?? null,
+    idempotency_key: p.idempotencyKey,
+    provider_charge_id: p.providerChargeId ?? null,
+    dunning_step: p.dunningStep ?? null,
+    created_at: at,
+    updated_at: at,
+  };
+}
+
 /** Inserts the payment unless one with its id or idempotency key exists; returns whether it did. */
 export async function insertPayment(db: Knex, p: NewPayment): Promise<boolean> {
-  const at = nowIso();
-  const inserted = await db('payments')
-    .insert({
-      id: p.id,
-      payment_ref_id: newId(),
-      kind: p.kind,
-      invoice_id: p.invoiceId ?? null,
-      order_id: null,
-      customer_id: p.customerId,
-      user_id: p.userId,
-      amount_cents: p.amountCents,
-      currency: p.currency,
-      status: p.status,
-      reason: p.reason ?? null,
-      description: p.description ?? null,
-      idempotency_key: p.idempotencyKey,
-      provider_charge_id: p.providerChargeId ?? null,
-      dunning_step: p.dunningStep ?? null,
-      created_at: at,
-      updated_at: at,
-    })
-    .onConflict()
-    .ignore()
-    .returning('id');
+  const inserted = await db('payments').insert(paymentRow(p, nowIso())).onConflict().ignore().returning('id');
   return inserted.length === 1;
 }
 
