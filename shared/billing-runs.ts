@@ -1,6 +1,6 @@
 // Billing runs: the record of each run, the keyset page of chargeable invoices it takes, and its live counts.
 import type { Knex } from 'knex';
-import { nowIso, toIso, toNumber } from './db.js';
+import { nowIso, returnedId, toIso, toNumber } from './db.js';
 import { keysetPage, toPage, type Page } from './pagination.js';
 import { isOperator, scopeToCustomers, type Principal } from './principal.js';
 
@@ -95,7 +95,7 @@ export async function selectChargeable(db: Knex, run: BillingRunRow, afterId: st
 export async function claimForRun(db: Knex, run: BillingRunRow, ids: string[]): Promise<string[]> {
   if (ids.length === 0) return [];
   const heldUntil = new Date(Date.parse(run.createdAt) - RUN_HOLD_MS).toISOString();
-  const rows: Row[] = await db('invoices')
+  const rows: unknown[] = await db('invoices')
     .whereIn('id', ids)
     .andWhere('payment_status', 'PENDING')
     .andWhere((q) =>
@@ -106,7 +106,7 @@ export async function claimForRun(db: Knex, run: BillingRunRow, ids: string[]): 
     )
     .update({ billing_run_id: run.id })
     .returning('id');
-  return rows.map((r) => String(typeof r === 'object' ? r.id : r));
+  return rows.map(returnedId);
 }
 
 export interface RunCounts {

@@ -87,3 +87,8 @@ export function toNumber(value: unknown): number {
 export function nowIso(): string {
   return new Date().toISOString();
 }
+
+/** The id of a row from `.returning('id')`: an object on PostgreSQL and SQLite alike today, a bare value in older drivers. */
+export function returnedId(row: unknown): string {
+  return String(typeof row === 'object' && row ? (row as { id: unknown }).id : row);
+}

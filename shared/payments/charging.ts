@@ -1,8 +1,8 @@
 // The charge state of invoices and one-off payments: a lease so one worker at a time may call the provider, and the settlement.
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { nowIso } from '../db.js';
-import { newId, paymentIdForCharge } from '../ids.js';
+import { nowIso, returnedId } from '../db.js';
+import { paymentIdForCharge } from '../ids.js';
 import { toInvoice, type Invoice } from '../invoices.js';
 import { userIdOfActor } from '../callbacks.js';
 import { insertPayment, paymentRow, type NewPayment, type PaymentRecordStatus } from './payments.js';
@@ -25,14 +25,16 @@ export interface Lease {
 export async function claimCharge(db: Knex, table: ChargeTable, id: string, leaseMs: number, where: Record<string, unknown> = {}): Promise<Lease | undefined> {
   const now = new Date();
   const lease = { token: randomUUID(), until: new Date(now.getTime() + leaseMs).toISOString() };
-  const [column, pending] = PENDING[table];
-  const query = db(table)
-    .where({ id, [column]: pending, ...where })
-    .andWhere((q) => q.whereNull('charge_lease_until').orWhere('charge_lease_until', '<', now.toISOString()));
-  // An invoice waiting for its next dunning attempt is not due yet, whoever asks.
-  if (table === 'invoices') query.andWhere((q) => q.whereNull('next_charge_at').orWhere('next_charge_at', '<=', now.toISOString()));
-  const updated = await query.update({ charge_lease_token: lease.token, charge_lease_until: lease.until });
+  const updated = await chargeable(db(table).where({ id, ...where }), table, now).update({ charge_lease_token: lease.token, charge_lease_until: lease.until });
   return updated === 1 ? lease : undefined;
+}
+
+/** The conditions of a claim: still to be charged, no unexpired lease, and for an invoice, no dunning attempt still to wait for. */
+function chargeable(query: Knex.QueryBuilder, table: ChargeTable, now: Date): Knex.QueryBuilder {
+  const [column, pending] = PENDING[table];
+  query.where(column, pending).andWhere((q) => q.whereNull('charge_lease_until').orWhere('charge_lease_until', '<', now.toISOString()));
+  if (table === 'invoices') query.andWhere((q) => q.whereNull('next_charge_at').orWhere('next_charge_at', '<=', now.toISOString()));
+  return query;
 }
 
 /** The invoice as a charge job reads it first; calls made at about the same time share one query (see {@link Batcher}). */
@@ -71,14 +73,10 @@ async function claimInvoiceCharges(db: Knex, claims: Claim[]): Promise<(Lease | 
     for (const c of group) if (!first.has(c.id)) first.set(c.id, c);
     const now = new Date();
     const lease = { token: randomUUID(), until: new Date(now.getTime() + leaseMs).toISOString() };
-    const rows: unknown[] = await db('invoices')
-      .whereIn('id', [...first.keys()])
-      .andWhere({ payment_status: 'PENDING', dunning_step: step })
-      .andWhere((q) => q.whereNull('charge_lease_until').orWhere('charge_lease_until', '<', now.toISOString()))
-      .andWhere((q) => q.whereNull('next_charge_at').orWhere('next_charge_at', '<=', now.toISOString()))
+    const rows: unknown[] = await chargeable(db('invoices').whereIn('id', [...first.keys()]).andWhere({ dunning_step: step }), 'invoices', now)
       .update({ charge_lease_token: lease.token, charge_lease_until: lease.until })
       .returning('id');
-    for (const row of rows) leases.set(first.get(idOf(row))!, lease);
+    for (const row of rows) leases.set(first.get(returnedId(row))!, lease);
   }
   return claims.map((c) => leases.get(c));
 }
@@ -211,7 +209,7 @@ async function settleInvoiceCharges(db: Knex, settlements: Settlement[]): Promis
         .andWhere({ payment_status: 'PENDING', dunning_step: step })
         .update(setFor(paid[0]!.outcome))
         .returning('id');
-      for (const row of rows) recorded.add(byId.get(idOf(row))!);
+      for (const row of rows) recorded.add(byId.get(returnedId(row))!);
     }
     if (recorded.size === 1) {
       await insertPayment(trx, paymentOf([...recorded][0]!));
@@ -221,8 +219,6 @@ async function settleInvoiceCharges(db: Knex, settlements: Settlement[]): Promis
     return settlements.map((s) => recorded.has(s));
   });
 }
-
-const idOf = (row: unknown): string => String(typeof row === 'object' && row ? (row as { id: unknown }).id : row);
 
 function paymentOf({ invoice, step, key, outcome }: Settlement): NewPayment {
   return {
