@@ -4,7 +4,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { RequestHandler, Router } from 'express';
-import type { Queues } from '../queues/queues.js';
+import type { Queues } from '../queues/producer.js';
 
 export const ADMIN_PATH = '/admin/queues';
 

@@ -1,6 +1,6 @@
 // The express 5 app factory: health, Bull Board, authenticated /v1 routes and JSON errors.
 import express, { type Express } from 'express';
-import type { AppContext } from '../shared/context.js';
+import type { AppContext } from '../queues/context.js';
 import { ADMIN_PATH, basicAuth, bullBoardRouter } from './admin.js';
 import { authenticate } from './auth.js';
 import { errorHandler, routeNotFound } from './errors.js';

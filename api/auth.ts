@@ -2,8 +2,8 @@
 import type { Knex } from 'knex';
 import type { RequestHandler } from 'express';
 import { LRUCache } from 'lru-cache';
-import type { Principal } from '../shared/principal.js';
-import { findPrincipalByApiKey } from '../shared/users.js';
+import type { Principal } from '../shared/access/principal.js';
+import { findPrincipalByApiKey } from '../shared/access/users.js';
 import { ApiError, forbidden } from './errors.js';
 
 declare global {

@@ -1,6 +1,6 @@
 // Request checks shared by routes: may this caller act for this customer, and is this callback URL safe.
-import { canAccessCustomer, type Principal } from '../shared/principal.js';
-import { assertSafeUrl, UnsafeUrlError, type Allowlist } from '../shared/ssrf.js';
+import { canAccessCustomer, type Principal } from '../shared/access/principal.js';
+import { assertSafeUrl, UnsafeUrlError, type Allowlist } from '../shared/platform/ssrf.js';
 import { ApiError, forbidden } from './errors.js';
 
 export function requireCustomer(principal: Principal, customerId: string): void {

@@ -1,7 +1,7 @@
 // Idempotency-Key for POST requests (Stripe's rules): the same key and body get the first answer, another body 422, a request still running 409.
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import { nowIso, toIso } from '../shared/db.js';
+import { nowIso, toIso } from '../shared/platform/db.js';
 import { ApiError } from './errors.js';
 
 /** Keys live a day: after that the same key is a new request. */

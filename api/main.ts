@@ -1,6 +1,6 @@
 // The `web` process: the HTTP API and Bull Board. It never processes jobs.
 import { randomBytes } from 'node:crypto';
-import { configOrExit, createRuntime, onShutdown } from '../shared/runtime.js';
+import { configOrExit, createRuntime, onShutdown } from '../queues/wiring.js';
 import { ADMIN_PATH } from './admin.js';
 import { createApp } from './app.js';
 

@@ -1,6 +1,6 @@
 // The `limit` and `cursor` query parameters every list takes.
 import { z } from 'zod';
-import { decodeCursor, DEFAULT_LIMIT, MAX_LIMIT } from '../shared/pagination.js';
+import { decodeCursor, DEFAULT_LIMIT, MAX_LIMIT } from '../shared/platform/pagination.js';
 
 export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT),

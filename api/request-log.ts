@@ -1,7 +1,7 @@
 // One log line per request, with its id (from x-request-id or new): what pino-http gave, at a fraction of its cost.
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import type { Logger } from '../shared/logger.js';
+import type { Logger } from '../shared/platform/logger.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace

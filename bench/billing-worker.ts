@@ -1,10 +1,10 @@
 // A worker process of bench/billing.ts: the billing and charge fleet (in-process or HTTP provider), or a raw no-op BullMQ Worker.
 // It counts completed jobs and reports them over IPC; on "stop" it closes and reports its ledger and peak RSS.
 import { Worker } from 'bullmq';
-import { loadConfig } from '../shared/config.js';
-import { SandboxLedger, sandboxProvider } from '../shared/payments/sandbox-ledger.js';
-import { createWorkerConnection } from '../shared/redis.js';
-import { createRuntime } from '../shared/runtime.js';
+import { loadConfig } from '../shared/platform/config.js';
+import { SandboxLedger, sandboxProvider } from '../scripts/sandboxes/payment-ledger.js';
+import { createWorkerConnection } from '../shared/platform/redis.js';
+import { createRuntime } from '../queues/wiring.js';
 import { startFleet } from '../workers/fleet.js';
 import { handlers } from '../workers/index.js';
 import { createWorkerServices } from '../workers/services.js';

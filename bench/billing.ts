@@ -9,16 +9,16 @@ import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import { jobIds } from '../queues/jobs.js';
 import { queuePolicies } from '../queues/policy.js';
-import { defaultJobOptions } from '../queues/queues.js';
-import { PaymentSandbox } from '../scripts/payment-sandbox.js';
+import { defaultJobOptions } from '../queues/producer.js';
+import { PaymentSandbox } from '../scripts/sandboxes/payment-provider.js';
 import { freePort, RedisServer } from '../scripts/redis-server.js';
-import { createBillingRun } from '../shared/billing-runs.js';
-import { loadConfig } from '../shared/config.js';
-import { createDb, migrateLatest, nowIso } from '../shared/db.js';
-import { chargeKey, newId, paymentIdForCharge } from '../shared/ids.js';
-import { createHttpPaymentProvider } from '../shared/payments/http-provider.js';
-import { createProducerConnection, waitForRedis } from '../shared/redis.js';
-import { createRuntime } from '../shared/runtime.js';
+import { createBillingRun } from '../shared/billing/runs.js';
+import { loadConfig } from '../shared/platform/config.js';
+import { createDb, migrateLatest, nowIso } from '../shared/platform/db.js';
+import { chargeKey, newId, paymentIdForCharge } from '../shared/platform/ids.js';
+import { createHttpPaymentProvider } from '../shared/billing/provider/http-provider.js';
+import { createProducerConnection, waitForRedis } from '../shared/platform/redis.js';
+import { createRuntime } from '../queues/wiring.js';
 import type { FromWorker, ToWorker, WorkerMode, WorkerReport } from './billing-worker.js';
 
 const int = (name: string, fallback: number, min = 1): number => {

@@ -2,8 +2,8 @@
 import express from 'express';
 import { Queue } from 'bullmq';
 import { createApp } from '../api/app.js';
-import { loadConfig } from '../shared/config.js';
-import { createRuntime } from '../shared/runtime.js';
+import { loadConfig } from '../shared/platform/config.js';
+import { createRuntime } from '../queues/wiring.js';
 
 const mode = process.argv[2];
 const config = loadConfig(process.env);

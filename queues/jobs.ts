@@ -1,5 +1,5 @@
 // The one typed map of queues, job names and payloads, used by every producer and every handler.
-import type { ExternalInvoiceDocument, InvoiceDocument, SdiNotification } from '../shared/invoice-schema.js';
+import type { ExternalInvoiceDocument, InvoiceDocument, SdiNotification } from '../shared/invoices/document.js';
 
 /** Who submitted a document and when the API accepted it: the first event of its history. */
 export interface Acceptance {

@@ -1,5 +1,5 @@
 // Retry policy as data: attempts, backoff and concurrency per queue, and the pure functions that compute each wait.
-import type { Config } from '../shared/config.js';
+import type { Config } from '../shared/platform/config.js';
 import type { QueueName } from './jobs.js';
 
 export type Backoff =

@@ -1,9 +1,9 @@
 // Every recurring job, and the one function that upserts their BullMQ job schedulers (safe to run from every process).
 import type { RepeatOptions } from 'bullmq';
-import type { Config } from '../shared/config.js';
+import type { Config } from '../shared/platform/config.js';
 import type { JobData, JobName, QueueName } from './jobs.js';
 import { queuePolicies } from './policy.js';
-import { defaultJobOptions, type Queues } from './queues.js';
+import { defaultJobOptions, type Queues } from './producer.js';
 
 interface Schedule<Q extends QueueName, N extends JobName<Q>> {
   queue: Q;

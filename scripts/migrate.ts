@@ -1,6 +1,6 @@
 // The `release` step: apply pending database migrations, then exit.
-import { createDb, migrateLatest } from '../shared/db.js';
-import { configOrExit } from '../shared/runtime.js';
+import { createDb, migrateLatest } from '../shared/platform/db.js';
+import { configOrExit } from '../queues/wiring.js';
 
 const config = configOrExit();
 const db = createDb({ url: config.databaseUrl });

@@ -1,7 +1,7 @@
 // `npm run seed`: the development seed; prints the demo operator's API key.
-import { createDb, migrateLatest } from '../shared/db.js';
-import { configOrExit } from '../shared/runtime.js';
-import { seedDevelopment } from '../shared/seed.js';
+import { createDb, migrateLatest } from '../shared/platform/db.js';
+import { configOrExit } from '../queues/wiring.js';
+import { seedDevelopment } from './demo-data.js';
 
 const config = configOrExit();
 const db = createDb({ url: config.databaseUrl });

@@ -1,7 +1,7 @@
 // `npm run validate:xml -- <file>…`: checks FatturaPA invoices (or, with --receipt, SdI receipts) against the official schemas.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { createSchemaValidator, INVOICE_SCHEMA, MESSAGES_SCHEMA } from '../shared/fatturapa/schema.js';
+import { createSchemaValidator, INVOICE_SCHEMA, MESSAGES_SCHEMA } from '../shared/sdi/fatturapa/xsd.js';
 
 const args = process.argv.slice(2);
 const schema = args.includes('--receipt') ? MESSAGES_SCHEMA : INVOICE_SCHEMA;

@@ -3,7 +3,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueName } from '../queues/jobs.js';
 import { backoffDelay, type QueuePolicy } from '../queues/policy.js';
-import { RetryableError } from '../shared/errors/retryable.js';
+import { RetryableError } from '../shared/platform/errors/retryable.js';
 import type { HandlerRegistry, JobContext, JobHandler, WorkerContext } from './types.js';
 
 export interface Fleet {

@@ -1,14 +1,14 @@
 // The task list: every job name of every served queue, mapped to its handler.
-import { giveUpBilling, runBilling } from './billing-run.js';
-import { chargeInvoice, giveUpCharging } from './charge-invoice.js';
-import { chargeOneOffPayment, giveUpOneOffPayment } from './charge-payment.js';
-import { applySdiNotification, giveUpSdiNotification } from './apply-sdi-notification.js';
-import { deliverCallback, giveUpCallback } from './deliver-callback.js';
-import { writeDlqReport } from './dlq-report.js';
-import { writeInvoiceReport } from './invoice-report.js';
-import { saveExternalInvoice } from './save-external-invoice.js';
-import { saveInternalInvoice } from './save-internal-invoice.js';
-import { giveUpSending, sendToSdi } from './send-to-sdi.js';
+import { giveUpBilling, runBilling } from './billing/billing-run.js';
+import { chargeInvoice, giveUpCharging } from './charge/charge.js';
+import { chargeOneOffPayment, giveUpOneOffPayment } from './charge/one-off.js';
+import { applySdiNotification, giveUpSdiNotification } from './invoice-save/sdi-notification.js';
+import { deliverCallback, giveUpCallback } from './callback/deliver.js';
+import { writeDlqReport } from './reports/dlq-report.js';
+import { writeInvoiceReport } from './reports/invoice-report.js';
+import { saveExternalInvoice } from './invoice-save/external.js';
+import { saveInternalInvoice } from './invoice-save/internal.js';
+import { giveUpSending, sendToSdi } from './sdi-send/send.js';
 import type { HandlerRegistry } from './types.js';
 
 export const handlers: HandlerRegistry = {

@@ -1,7 +1,7 @@
 // The `worker` process: one BullMQ Worker per queue in WORKER_QUEUES, shut down gracefully on SIGTERM.
 import { upsertJobSchedulers } from '../queues/schedules.js';
-import { createWorkerConnection } from '../shared/redis.js';
-import { configOrExit, createRuntime, onShutdown } from '../shared/runtime.js';
+import { createWorkerConnection } from '../shared/platform/redis.js';
+import { configOrExit, createRuntime, onShutdown } from '../queues/wiring.js';
 import { startFleet } from './fleet.js';
 import { handlers } from './index.js';
 import { createWorkerServices } from './services.js';

@@ -1,11 +1,11 @@
 // What handlers reach beyond the database and queues, built once per worker process: the SdI mailer, the schemas, the payment provider.
 import { UnrecoverableError } from 'bullmq';
-import type { Config } from '../shared/config.js';
-import { createSchemaValidator, type SchemaValidator } from '../shared/fatturapa/schema.js';
-import type { Logger } from '../shared/logger.js';
-import { createHttpPaymentProvider } from '../shared/payments/http-provider.js';
-import type { PaymentProvider } from '../shared/payments/provider.js';
-import { createSdiMailer, type SdiMailer } from '../shared/sdi-mailer.js';
+import type { Config } from '../shared/platform/config.js';
+import { createSchemaValidator, type SchemaValidator } from '../shared/sdi/fatturapa/xsd.js';
+import type { Logger } from '../shared/platform/logger.js';
+import { createHttpPaymentProvider } from '../shared/billing/provider/http-provider.js';
+import type { PaymentProvider } from '../shared/billing/provider/provider.js';
+import { createSdiMailer, type SdiMailer } from '../shared/sdi/mailer.js';
 
 export interface WorkerServices {
   mailer: SdiMailer;

@@ -2,9 +2,9 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import { jobIds } from '../../queues/jobs.js';
-import { billingRunView, createBillingRun, deleteQueuedRun, findBillingRun, listBillingRuns, localDate } from '../../shared/billing-runs.js';
-import type { AppContext } from '../../shared/context.js';
-import { newId } from '../../shared/ids.js';
+import { billingRunView, createBillingRun, deleteQueuedRun, findBillingRun, listBillingRuns, localDate } from '../../shared/billing/runs.js';
+import type { AppContext } from '../../queues/context.js';
+import { newId } from '../../shared/platform/ids.js';
 import { requireOperator } from '../auth.js';
 import { notFound } from '../errors.js';
 import { pageQuery, toPageArgs } from '../paging.js';

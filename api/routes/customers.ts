@@ -1,7 +1,7 @@
 // Customer routes: clients read the customers linked to their user; operators read all and create them.
 import type { Router } from 'express';
-import type { AppContext } from '../../shared/context.js';
-import { customerInputSchema, findVisibleCustomer, insertCustomer, listCustomers } from '../../shared/customers.js';
+import type { AppContext } from '../../queues/context.js';
+import { customerInputSchema, findVisibleCustomer, insertCustomer, listCustomers } from '../../shared/access/customers.js';
 import { requireOperator } from '../auth.js';
 import { ApiError, notFound } from '../errors.js';
 import { pageQuery, toPageArgs } from '../paging.js';

@@ -1,7 +1,7 @@
 // Liveness (/healthz: the process answers) and readiness (/readyz: Redis and the database answer).
 import type { Router } from 'express';
-import type { AppContext } from '../../shared/context.js';
-import { withDeadline } from '../../shared/errors/unavailable.js';
+import type { AppContext } from '../../queues/context.js';
+import { withDeadline } from '../../shared/platform/errors/unavailable.js';
 import { RETRY_AFTER_SECONDS } from '../errors.js';
 
 const CHECK_DEADLINE_MS = 1000;

@@ -3,12 +3,12 @@ import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
 import type { Job } from 'bullmq';
 import { jobIds, type JobData } from '../../queues/jobs.js';
-import { listCallbacks } from '../../shared/callbacks.js';
-import type { AppContext } from '../../shared/context.js';
-import { nowIso } from '../../shared/db.js';
-import { invoiceId } from '../../shared/ids.js';
-import { externalInvoiceDocumentSchema, invoiceDocumentSchema } from '../../shared/invoice-schema.js';
-import { INVOICE_STATUSES, PAYMENT_STATUSES } from '../../shared/invoice-status.js';
+import { listCallbacks } from '../../shared/callbacks/messages.js';
+import type { AppContext } from '../../queues/context.js';
+import { nowIso } from '../../shared/platform/db.js';
+import { invoiceId } from '../../shared/platform/ids.js';
+import { externalInvoiceDocumentSchema, invoiceDocumentSchema } from '../../shared/invoices/document.js';
+import { INVOICE_STATUSES, PAYMENT_STATUSES } from '../../shared/invoices/status.js';
 import {
   findInvoice,
   invoiceFromDocument,
@@ -17,10 +17,10 @@ import {
   listInvoiceLines,
   listInvoices,
   type InvoiceKind,
-} from '../../shared/invoices.js';
-import { canAccessCustomer } from '../../shared/principal.js';
-import { findSdiFileByInvoice, type SdiFile } from '../../shared/sdi-files.js';
-import { allowlistFor } from '../../shared/ssrf.js';
+} from '../../shared/invoices/store.js';
+import { canAccessCustomer } from '../../shared/access/principal.js';
+import { findSdiFileByInvoice, type SdiFile } from '../../shared/sdi/files.js';
+import { allowlistFor } from '../../shared/platform/ssrf.js';
 import { ApiError, notFound } from '../errors.js';
 import { assertCallbackUrl, requireCustomer } from '../guards.js';
 import { pageQuery, toPageArgs } from '../paging.js';

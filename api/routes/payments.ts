@@ -2,11 +2,11 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import { jobIds } from '../../queues/jobs.js';
-import type { AppContext } from '../../shared/context.js';
-import { findCustomer } from '../../shared/customers.js';
-import { chargeKey, newId, oneOffPaymentId } from '../../shared/ids.js';
-import { AMOUNT_PATTERN, parseCents } from '../../shared/money.js';
-import { findPayment, findVisiblePayment, insertPayment, listPayments, PAYMENT_RECORD_STATUSES, paymentView } from '../../shared/payments/payments.js';
+import type { AppContext } from '../../queues/context.js';
+import { findCustomer } from '../../shared/access/customers.js';
+import { chargeKey, newId, oneOffPaymentId } from '../../shared/platform/ids.js';
+import { AMOUNT_PATTERN, parseCents } from '../../shared/platform/money.js';
+import { findPayment, findVisiblePayment, insertPayment, listPayments, PAYMENT_RECORD_STATUSES, paymentView } from '../../shared/billing/payments.js';
 import { ApiError, notFound } from '../errors.js';
 import { requireCustomer } from '../guards.js';
 import { idempotent, KEY_PATTERN, requestFingerprint, type KeyUse, type StoredResponse } from '../idempotency.js';

@@ -2,7 +2,7 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
-import type { AppContext } from '../../shared/context.js';
+import type { AppContext } from '../../queues/context.js';
 import { requireOperator } from '../auth.js';
 import { notFound } from '../errors.js';
 import { parseBody } from '../validate.js';

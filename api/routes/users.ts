@@ -1,7 +1,7 @@
 // User routes (operators only): create users and API keys, link and unlink the customers a user acts for.
 import type { Request, Router } from 'express';
-import type { AppContext } from '../../shared/context.js';
-import { findCustomer } from '../../shared/customers.js';
+import type { AppContext } from '../../queues/context.js';
+import { findCustomer } from '../../shared/access/customers.js';
 import {
   createUser,
   findUser,
@@ -12,7 +12,7 @@ import {
   unlinkCustomer,
   userExists,
   userInputSchema,
-} from '../../shared/users.js';
+} from '../../shared/access/users.js';
 import { requireOperator } from '../auth.js';
 import { ApiError, notFound } from '../errors.js';
 import { pageQuery, toPageArgs } from '../paging.js';

@@ -1,7 +1,7 @@
 // The caller's callback signing secret: read it, or rotate it (the old one keeps signing for 24 hours).
 import type { Router } from 'express';
-import type { AppContext } from '../../shared/context.js';
-import { rotateSecret, signingSecrets, type WebhookSecret } from '../../shared/webhook-secrets.js';
+import type { AppContext } from '../../queues/context.js';
+import { rotateSecret, signingSecrets, type WebhookSecret } from '../../shared/callbacks/secrets.js';
 
 function secretView(secrets: WebhookSecret[]) {
   const [current, ...previous] = secrets;

@@ -1,8 +1,8 @@
 // Billing tests: a system wired to a sandbox payment provider, and pending invoices inserted straight into the database.
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { PaymentSandbox, type PaymentSandboxOptions } from '../../scripts/payment-sandbox.js';
-import { newId } from '../../shared/ids.js';
+import { PaymentSandbox, type PaymentSandboxOptions } from '../../scripts/sandboxes/payment-provider.js';
+import { newId } from '../../shared/platform/ids.js';
 import { addCustomer, addUser } from './fixtures.js';
 import { createTestSystem, type TestSystem } from './system.js';
 

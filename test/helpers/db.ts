@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import knexFactory from 'knex';
-import { createDb, migrateLatest, type Db } from '../../shared/db.js';
+import { createDb, migrateLatest, type Db } from '../../shared/platform/db.js';
 
 export interface TestDb {
   db: Db;

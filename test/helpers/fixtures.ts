@@ -1,9 +1,9 @@
 // Test data: customers, users with API keys, and realistic invoice bodies.
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { insertCustomer, type CustomerInput } from '../../shared/customers.js';
-import type { Role } from '../../shared/principal.js';
-import { addApiKey, insertUser, linkCustomer } from '../../shared/users.js';
+import { insertCustomer, type CustomerInput } from '../../shared/access/customers.js';
+import type { Role } from '../../shared/access/principal.js';
+import { addApiKey, insertUser, linkCustomer } from '../../shared/access/users.js';
 
 const suffix = () => randomBytes(4).toString('hex');
 

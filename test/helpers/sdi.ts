@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../scripts/redis-server.js';
-import { SdiSimulator } from '../../scripts/sdi-simulator.js';
+import { SdiSimulator } from '../../scripts/sandboxes/sdi-simulator.js';
 import { addUser } from './fixtures.js';
 import { createTestSystem, type TestSystem } from './system.js';
 

@@ -1,0 +1,290 @@
+// The development payment provider: the provider contract over plain node:http, on an in-memory ledger, with latency and failures on demand.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { SandboxLedger, type ChargeBody, type SandboxAccount, type SandboxLedgerRates } from './payment-ledger.js';
+
+/** Each 0..1, drawn per charge with a new or known key alike. */
+export interface PaymentSandboxRates extends SandboxLedgerRates {
+  /** Process the charge, then never answer: the socket is held and destroyed after `timeoutHoldMs`. @defaultValue 0 */
+  timeout?: number;
+  /** Answer 503 before processing: nothing charged, nothing stored for the key. @defaultValue 0 */
+  serverError?: number;
+}
+
+/** A fixed latency in ms, or `[min, max]` for a uniformly random one. */
+export type Latency = number | readonly [number, number];
+
+export interface SandboxLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface PaymentSandboxOptions {
+  /** 0 picks a free port. @defaultValue 0 */
+  port?: number;
+  /** @defaultValue '127.0.0.1' */
+  host?: string;
+  /** The books to serve; pass one to read or script it from a test. @defaultValue a new SandboxLedger using `random` */
+  ledger?: SandboxLedger;
+  /** Accounts to open at start, by customer id. @defaultValue none */
+  accounts?: Record<string, SandboxAccount>;
+  /** Wait before each charge is processed. @defaultValue 0 */
+  latencyMs?: Latency;
+  /** Failures and forced outcomes; the forced outcomes are set on the ledger. @defaultValue every rate 0 */
+  rates?: PaymentSandboxRates;
+  /**
+   * Returns [0, 1). Per charge it is drawn for a latency range, then serverError, then timeout (each only when its
+   * rate is above 0), then by a ledger made here for its forced outcomes.
+   * @defaultValue Math.random
+   */
+  random?: () => number;
+  /** How long a "timeout" holds the connection before destroying it. @defaultValue 30000 */
+  timeoutHoldMs?: number;
+  /** @defaultValue no logging */
+  log?: SandboxLog;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class PaymentSandbox {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private latency: Latency = 0;
+  private rates = { timeout: 0, serverError: 0 };
+  /** Charge requests received, answered or not: what tells a test how often the provider was called, not only what it charged. */
+  chargeRequests = 0;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly sockets: Set<Socket>,
+    /** The base URL a payment provider client is given, e.g. `http://127.0.0.1:4010`. */
+    readonly url: string,
+    readonly ledger: SandboxLedger,
+    private readonly random: () => number,
+    private readonly timeoutHoldMs: number,
+    private readonly log: SandboxLog | undefined,
+  ) {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res));
+  }
+
+  static async start(options: PaymentSandboxOptions = {}): Promise<PaymentSandbox> {
+    const random = options.random ?? Math.random;
+    const ledger = options.ledger ?? new SandboxLedger({ random });
+    for (const [customerId, account] of Object.entries(options.accounts ?? {})) ledger.setAccount(customerId, account);
+    const sockets = new Set<Socket>();
+    const server = createServer();
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+    const host = options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const { port } = server.address() as AddressInfo;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const sandbox = new PaymentSandbox(server, sockets, url, ledger, random, options.timeoutHoldMs ?? 30_000, options.log);
+    try {
+      sandbox.setLatency(options.latencyMs ?? 0);
+      if (options.rates) sandbox.setRates(options.rates);
+    } catch (err) {
+      await sandbox.close();
+      throw err;
+    }
+    sandbox.log?.info({ url }, 'payment sandbox listening');
+    return sandbox;
+  }
+
+  /** Replaces every rate, the ledger's forced outcomes included; a rate not given becomes 0. */
+  setRates(rates: PaymentSandboxRates): void {
+    const { timeout = 0, serverError = 0, ...forced } = rates;
+    for (const [name, value] of Object.entries({ timeout, serverError })) {
+      if (!(value >= 0 && value <= 1)) throw new RangeError(`${name} rate must be between 0 and 1, got ${value}`);
+    }
+    this.ledger.setRates(forced);
+    this.rates = { timeout, serverError };
+  }
+
+  setLatency(latencyMs: Latency): void {
+    const [min, max] = typeof latencyMs === 'number' ? [latencyMs, latencyMs] : latencyMs;
+    if (!(min >= 0 && max >= min)) throw new RangeError(`latency must be ≥ 0 ms, or [min, max] with min ≤ max; got ${String(latencyMs)}`);
+    this.latency = latencyMs;
+  }
+
+  /** Stops at once: held "timeouts" and keep-alive connections are destroyed, so closing never hangs. */
+  async close(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    this.route(req, res).catch((err: unknown) => {
+      if (err instanceof HttpError) return send(res, err.status, { error: err.message });
+      this.log?.warn({ err }, 'payment sandbox failed a request');
+      send(res, 500, { error: 'internal sandbox error' });
+    });
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const [path = '/', query = ''] = (req.url ?? '/').split('?', 2);
+    if (path === '/charges') {
+      if (req.method === 'POST') return this.postCharge(req, res);
+      if (req.method === 'GET') {
+        const reference = new URLSearchParams(query).get('reference') ?? undefined;
+        return send(res, 200, { data: this.ledger.entries({ reference }) });
+      }
+      return notAllowed(res, 'GET, POST');
+    }
+    const account = /^\/accounts\/([^/]+)$/.exec(path);
+    if (account) {
+      const customerId = decode(account[1]!);
+      if (req.method === 'GET') {
+        const found = this.ledger.getAccount(customerId);
+        return found ? send(res, 200, found) : send(res, 404, { error: `no account for customer ${customerId}` });
+      }
+      if (req.method === 'PUT') {
+        const body = validAccount(await readJson(req));
+        this.ledger.setAccount(customerId, body);
+        return send(res, 200, this.ledger.getAccount(customerId));
+      }
+      return notAllowed(res, 'GET, PUT');
+    }
+    send(res, 404, { error: `no route ${req.method} ${path}` });
+  }
+
+  private async postCharge(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const key = req.headers['idempotency-key'];
+    if (typeof key !== 'string' || key.length === 0 || key.length > 255) {
+      throw new HttpError(400, 'an Idempotency-Key header of 1 to 255 characters is required');
+    }
+    const body = validCharge(await readJson(req));
+    this.chargeRequests++;
+    await this.wait();
+    if (this.draw(this.rates.serverError)) {
+      this.log?.debug({ key, reference: body.reference }, 'payment sandbox: injected 503');
+      return send(res, 503, { error: 'injected server error' });
+    }
+    const timeout = this.draw(this.rates.timeout);
+    const answer = this.ledger.charge(body, key);
+    this.log?.debug({ key, reference: body.reference, status: answer.status, timeout }, 'payment sandbox: charge');
+    if (!timeout) return send(res, answer.status, answer.body);
+    // The charge is made and its answer stored, but the client never hears it: its retry with the key must get this answer.
+    const timer = this.later(() => req.socket.destroy(), this.timeoutHoldMs);
+    res.once('close', () => {
+      clearTimeout(timer);
+      this.timers.delete(timer);
+    });
+  }
+
+  private wait(): Promise<void> {
+    const ms = typeof this.latency === 'number' ? this.latency : this.latency[0] + this.random() * (this.latency[1] - this.latency[0]);
+    // No timer at all for zero latency: the benchmark measures the contract, not the event loop's timer phase.
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => this.later(resolve, ms));
+  }
+
+  private draw(rate: number): boolean {
+    return rate > 0 && this.random() < rate;
+  }
+
+  private later(run: () => void, ms: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      run();
+    }, ms);
+    this.timers.add(timer);
+    return timer;
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent || res.destroyed) return;
+  const json = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }).end(json);
+}
+
+function notAllowed(res: ServerResponse, allow: string): void {
+  res.setHeader('allow', allow);
+  send(res, 405, { error: `allowed: ${allow}` });
+}
+
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, 'malformed customer id in the path');
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, `body larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'the body is not JSON');
+  }
+}
+
+// Checked by hand rather than with a schema library: this runs once per charge in benchmarks of 100,000 charges.
+function validCharge(body: unknown): ChargeBody {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const problems: string[] = [];
+  if (!nonEmpty(b.customerId)) problems.push('customerId must be a non-empty string');
+  if (!(Number.isSafeInteger(b.amount) && (b.amount as number) > 0)) problems.push('amount must be a positive integer in minor units');
+  if (!isCurrency(b.currency)) problems.push('currency must be an ISO 4217 code such as EUR');
+  if (!nonEmpty(b.reference)) problems.push('reference must be a non-empty string');
+  if (problems.length) throw new HttpError(400, problems.join('; '));
+  return { customerId: b.customerId as string, amount: b.amount as number, currency: b.currency as string, reference: b.reference as string };
+}
+
+function validAccount(body: unknown): SandboxAccount {
+  const b = (body ?? {}) as Record<string, unknown>;
+  if (!Number.isSafeInteger(b.balance) || !isCurrency(b.currency)) {
+    throw new HttpError(400, 'an account is { balance: integer in minor units, currency: ISO 4217 code }');
+  }
+  return { balance: b.balance as number, currency: b.currency as string };
+}
+
+function nonEmpty(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
+}
+
+function isCurrency(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Z]{3}$/.test(value);
+}
+
+// Run directly (`tsx scripts/sandboxes/payment-provider.ts`): a sandbox on PORT for demos and manual runs.
+// No top-level await: mocha loads test files that import this module through require, which refuses it.
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  void PaymentSandbox.start({ port: Number(process.env.PORT ?? 4010) }).then((sandbox) => {
+    console.log(`payment sandbox listening on ${sandbox.url} (PUT /accounts/:customerId to open an account)`);
+    const stop = () => void sandbox.close().then(() => process.exit(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}

@@ -1,0 +1,209 @@
+// The development SdI: an SMTP server that takes invoice mail, checks each file as the SdI would, keeps it, and posts the receipt back.
+import { mkdir, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import PostalMime from 'postal-mime';
+import { SMTPServer } from 'smtp-server';
+import { find, parseXmlRoot, textAt, type XmlElement } from '../../shared/sdi/fatturapa/dom.js';
+import { parseSdiFileName } from '../../shared/sdi/fatturapa/file-name.js';
+import { buildSdiReceipt, type ReceiptType, type SdiError } from '../../shared/sdi/fatturapa/messages.js';
+import { createSchemaValidator, INVOICE_SCHEMA, type SchemaValidator } from '../../shared/sdi/fatturapa/xsd.js';
+import { isValidCodiceFiscale, isValidPartitaIva } from '../../shared/sdi/fatturapa/tax-ids.js';
+import { fileStamp } from '../../shared/platform/csv.js';
+import type { Logger } from '../../shared/platform/logger.js';
+
+export interface SdiSimulatorOptions {
+  /** Where every message, its file and its receipt are kept. */
+  inboxDir: string;
+  /** The API receipts are posted to, and an API key that may post for every customer (an operator's). */
+  apiUrl: string;
+  apiKey: string;
+  /** Wait before posting each receipt, as the real SdI takes its time. */
+  delayMs: number;
+  /** SMTP port; 0 picks a free one. */
+  port?: number;
+  log: Logger;
+}
+
+export interface SimulatedFile {
+  fileName: string;
+  receipt: ReceiptType;
+  errors: SdiError[];
+  /** What the API answered to the receipt, once posted. */
+  posted?: number | 'failed';
+}
+
+// Descriptions as the SdI words them.
+const ERR = {
+  badName: (name: string) => ({ code: '00001', description: `Nome file non valido: ${name}` }),
+  duplicate: (name: string) => ({ code: '00002', description: `Nome file duplicato: ${name}` }),
+  format: (message: string) => ({ code: '00200', description: `File non conforme al formato: ${message}` }),
+  seller: (code: string) => ({ code: '00301', description: `1.2.1.1.2 <IdCodice> non valido: ${code}` }),
+  buyerVat: (code: string) => ({ code: '00305', description: `1.4.1.1.2 <IdCodice> non valido: ${code}` }),
+  buyerFiscalCode: (code: string) => ({ code: '00306', description: `1.4.1.2 <CodiceFiscale> non valido: ${code}` }),
+};
+
+/** The SdI's content checks after the schema: tax ids must exist (here: their check digits must hold). */
+function contentErrors(root: XmlElement, fileTransmitter: { country: string; code: string }): SdiError[] {
+  const errors: SdiError[] = [];
+  const header = find(root, 'FatturaElettronicaHeader');
+  const transmitter = find(header, 'DatiTrasmissione', 'IdTrasmittente');
+  if (textAt(transmitter, 'IdPaese') !== fileTransmitter.country || textAt(transmitter, 'IdCodice') !== fileTransmitter.code) {
+    errors.push({ code: '00001', description: 'Nome file non coerente con IdTrasmittente' });
+  }
+  const seller = find(header, 'CedentePrestatore', 'DatiAnagrafici', 'IdFiscaleIVA');
+  const sellerCode = textAt(seller, 'IdCodice') ?? '';
+  if (textAt(seller, 'IdPaese') === 'IT' && !isValidPartitaIva(sellerCode)) errors.push(ERR.seller(sellerCode));
+  const buyer = find(header, 'CessionarioCommittente', 'DatiAnagrafici');
+  const buyerVat = find(buyer, 'IdFiscaleIVA');
+  const buyerCode = textAt(buyerVat, 'IdCodice') ?? '';
+  if (buyerVat && textAt(buyerVat, 'IdPaese') === 'IT' && !isValidPartitaIva(buyerCode)) errors.push(ERR.buyerVat(buyerCode));
+  const buyerFiscalCode = textAt(buyer, 'CodiceFiscale');
+  if (buyerFiscalCode && !isValidCodiceFiscale(buyerFiscalCode)) errors.push(ERR.buyerFiscalCode(buyerFiscalCode));
+  return errors;
+}
+
+export class SdiSimulator {
+  readonly files: SimulatedFile[] = [];
+  private readonly seen = new Set<string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private sequence = Math.floor(Date.now() / 1000) % 1_000_000;
+  private closed = false;
+
+  private constructor(
+    private readonly server: SMTPServer,
+    private readonly options: SdiSimulatorOptions,
+    private readonly schemas: SchemaValidator,
+    readonly port: number,
+  ) {}
+
+  /** The SMTP_URL that reaches this simulator. */
+  get smtpUrl(): string {
+    return `smtp://127.0.0.1:${this.port}`;
+  }
+
+  static async start(options: SdiSimulatorOptions): Promise<SdiSimulator> {
+    await mkdir(options.inboxDir, { recursive: true });
+    let simulator: SdiSimulator | undefined;
+    const server = new SMTPServer({
+      authOptional: true,
+      allowInsecureAuth: true, // any user and password: a local stand-in for a PEC provider
+      onAuth: (auth, _session, callback) => callback(null, { user: auth.username ?? 'sdi' }),
+      disabledCommands: ['STARTTLS'],
+      size: 10 * 1024 * 1024,
+      closeTimeout: 500,
+      logger: false,
+      onData(stream, _session, callback) {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('error', callback);
+        stream.on('end', () => {
+          const raw = Buffer.concat(chunks);
+          simulator!.receive(raw).then(() => callback(), (err: Error) => callback(err));
+        });
+      },
+    });
+    server.on('error', (err) => options.log.warn({ err }, 'SdI simulator SMTP error'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    const port = (server.server.address() as AddressInfo).port;
+    simulator = new SdiSimulator(server, options, createSchemaValidator(), port);
+    options.log.info({ smtpUrl: simulator.smtpUrl, inbox: options.inboxDir }, 'SdI simulator listening');
+    return simulator;
+  }
+
+  /** Keeps the message and accepts it; the checks and the receipt follow, as at the real SdI. */
+  private async receive(raw: Buffer): Promise<void> {
+    const stamp = fileStamp(new Date());
+    const email = await PostalMime.parse(raw);
+    const attachments = email.attachments.filter((a) => a.filename);
+    await writeFile(join(this.options.inboxDir, `${stamp}_${attachments[0]?.filename ?? 'no-attachment'}.eml`), raw);
+    if (attachments.length === 0) {
+      this.options.log.warn({ subject: email.subject }, 'SdI simulator: a message without a file, nothing to answer');
+      return;
+    }
+    for (const attachment of attachments) {
+      const fileName = attachment.filename!;
+      const content = typeof attachment.content === 'string' ? Buffer.from(attachment.content) : Buffer.from(attachment.content as ArrayBuffer);
+      await writeFile(join(this.options.inboxDir, `${stamp}_${fileName.replace(/[^A-Za-z0-9_.-]/g, '_')}`), content);
+      void this.check(fileName, content, stamp);
+    }
+  }
+
+  private async check(fileName: string, content: Buffer, stamp: string): Promise<void> {
+    const receivedAt = new Date();
+    const errors: SdiError[] = [];
+    let root: XmlElement | undefined;
+    const parts = parseSdiFileName(fileName);
+    if (!parts) errors.push(ERR.badName(fileName));
+    else if (this.seen.has(fileName)) errors.push(ERR.duplicate(fileName));
+    else {
+      this.seen.add(fileName);
+      const validation = await this.schemas.validate(content, INVOICE_SCHEMA, fileName);
+      if (!validation.valid) errors.push(...validation.errors.map((e) => ERR.format(e.line ? `line ${e.line}: ${e.message}` : e.message)));
+      else root = parseXmlRoot(content.toString('utf8'));
+      if (root) errors.push(...contentErrors(root, parts));
+    }
+    const type: ReceiptType = errors.length ? 'NotificaScarto' : 'RicevutaConsegna';
+    this.sequence += 1;
+    const buyer = find(root, 'FatturaElettronicaHeader', 'CessionarioCommittente', 'DatiAnagrafici', 'Anagrafica');
+    const receipt = buildSdiReceipt({
+      type,
+      sdiIdentifier: String(this.sequence),
+      fileName,
+      messageId: String(this.sequence),
+      receivedAt,
+      errors,
+      recipient: {
+        code: textAt(root, 'FatturaElettronicaHeader', 'DatiTrasmissione', 'CodiceDestinatario') ?? '0000000',
+        description: textAt(buyer, 'Denominazione') ?? [textAt(buyer, 'Nome'), textAt(buyer, 'Cognome')].join(' '),
+      },
+    });
+    const kind = type === 'RicevutaConsegna' ? 'RC' : 'NS';
+    const base = fileName.replace(/\.xml$/i, '');
+    await writeFile(join(this.options.inboxDir, `${stamp}_${base}_${kind}_001.xml`), receipt);
+    const record: SimulatedFile = { fileName, receipt: type, errors };
+    this.files.push(record);
+    this.options.log.info({ fileName, receipt: type, errors: errors.length }, 'SdI simulator checked a file');
+    this.later(() => this.post(record, receipt, 1), this.options.delayMs);
+  }
+
+  /** Posts the receipt; retries a few times while the API is unreachable or failing, as a PEC channel would. */
+  private async post(record: SimulatedFile, receipt: string, attempt: number): Promise<void> {
+    if (this.closed) return;
+    try {
+      const response = await fetch(`${this.options.apiUrl}/v1/sdi/notifications`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/xml', authorization: `Bearer ${this.options.apiKey}` },
+        body: receipt,
+      });
+      if (response.status >= 500 && attempt < 5) throw new Error(`API answered ${response.status}`);
+      record.posted = response.status;
+      if (response.status >= 400) this.options.log.warn({ fileName: record.fileName, status: response.status, body: await response.text() }, 'API refused the receipt');
+    } catch (err) {
+      if (attempt >= 5) {
+        record.posted = 'failed';
+        this.options.log.error({ err, fileName: record.fileName }, 'SdI simulator could not post the receipt');
+        return;
+      }
+      this.later(() => this.post(record, receipt, attempt + 1), 500 * 2 ** attempt);
+    }
+  }
+
+  private later(run: () => Promise<void>, ms: number): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      void run();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,62 @@
+// XSD validation of FatturaPA invoices and SdI receipts with xmllint (libxml2 compiled to WebAssembly): no native tools needed.
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { validateXML, type XMLFileInfo } from 'xmllint-wasm';
+
+export const INVOICE_SCHEMA = 'Schema_del_file_xml_FatturaPA_v1.2.2.xsd';
+export const MESSAGES_SCHEMA = 'MessaggiTypes_v1.1.xsd';
+const DSIG_SCHEMA = 'xmldsig-core-schema.xsd';
+
+export type SchemaName = typeof INVOICE_SCHEMA | typeof MESSAGES_SCHEMA;
+
+export interface SchemaError {
+  /** The document line the error is on, when xmllint reports one. */
+  line: number | null;
+  message: string;
+}
+
+export interface SchemaResult {
+  valid: boolean;
+  errors: SchemaError[];
+}
+
+// The schemas ship beside this file; compiled code in dist/ finds them in the source tree it was built from.
+function schemaDir(): string {
+  for (const candidate of ['./xsd/', '../../../../shared/sdi/fatturapa/xsd/']) {
+    const dir = fileURLToPath(new URL(candidate, import.meta.url));
+    if (existsSync(dir + INVOICE_SCHEMA)) return dir;
+  }
+  throw new Error('FatturaPA schemas not found beside shared/sdi/fatturapa/xsd.ts');
+}
+
+/** The schema files, read once per validator; the XML-DSig schema is preloaded so nothing is fetched from the network. */
+export function createSchemaValidator(dir = schemaDir()) {
+  const read = (fileName: string): XMLFileInfo => ({ fileName, contents: readFileSync(dir + fileName) });
+  const dsig = read(DSIG_SCHEMA);
+  const schemas = new Map<SchemaName, XMLFileInfo>([
+    [INVOICE_SCHEMA, read(INVOICE_SCHEMA)],
+    [MESSAGES_SCHEMA, read(MESSAGES_SCHEMA)],
+  ]);
+
+  return {
+    /** Validates one document against one of the SdI schemas. */
+    async validate(xml: string | Uint8Array, schema: SchemaName, fileName = 'document.xml'): Promise<SchemaResult> {
+      // xmllint reads UTF-8 only, and trips over the byte-order mark some producers prepend.
+      const contents = typeof xml === 'string' ? xml.replace(/^\uFEFF/, '') : xml;
+      const result = await validateXML({
+        xml: { fileName: safeName(fileName), contents },
+        schema: schemas.get(schema)!,
+        preload: [dsig],
+      });
+      return {
+        valid: result.valid,
+        errors: result.errors.map((e) => ({ line: e.loc?.lineNumber ?? null, message: e.message.trim() })),
+      };
+    },
+  };
+}
+
+export type SchemaValidator = ReturnType<typeof createSchemaValidator>;
+
+// xmllint would read a name starting with a dash as an option, and the name is only used in messages.
+const safeName = (name: string) => (/^[A-Za-z0-9_.]{1,60}$/.test(name) ? name : 'document.xml');
