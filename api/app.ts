@@ -30,7 +30,7 @@ export function createApp(ctx: AppContext): Express {
 
   const v1 = express.Router();
   // Authenticate before reading a body, so anonymous callers cannot make us parse a megabyte.
-  v1.use(authenticate(ctx.db, ctx.config.authCacheMs));
+  v1.use(authenticate(ctx.db, ctx.config.authCacheSeconds * 1000));
   v1.use(express.json({ limit: BODY_LIMIT }));
   v1.use(express.text({ type: XML_TYPES, limit: BODY_LIMIT }));
   // Every route registers on this one router: each nested router would cost every request a hop.

@@ -1,15 +1,16 @@
 // The `web` process: the HTTP API and Bull Board. It never processes jobs.
 import { randomBytes } from 'node:crypto';
-import { configOrExit, createRuntime, onShutdown } from '../queues/wiring.js';
+import { wireProcess } from '../queues/wiring.js';
 import { ADMIN_PATH } from './admin.js';
 import { createApp } from './app.js';
+import { configOrExit, onShutdown } from '../shared/platform/process.js';
 
 const config = configOrExit();
 // Production requires ADMIN_PASSWORD (config.ts); elsewhere one is made up for this run and printed.
 const adminPassword = config.adminPassword ?? randomBytes(12).toString('base64url');
-const runtime = createRuntime({ ...config, adminPassword }, 'web');
-const { log } = runtime.ctx;
-const server = createApp(runtime.ctx).listen(config.port, (err?: Error) => {
+const wiring = wireProcess({ ...config, adminPassword }, 'web');
+const { log } = wiring.ctx;
+const server = createApp(wiring.ctx).listen(config.port, (err?: Error) => {
   if (err) {
     log.fatal({ err }, `cannot listen on port ${config.port}`);
     process.exit(1);
@@ -20,5 +21,5 @@ const server = createApp(runtime.ctx).listen(config.port, (err?: Error) => {
 
 onShutdown(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  await runtime.close();
+  await wiring.close();
 }, log);

@@ -1,13 +1,12 @@
 // A worker process of bench/billing.ts: the billing and charge fleet (in-process or HTTP provider), or a raw no-op BullMQ Worker.
 // It counts completed jobs and reports them over IPC; on "stop" it closes and reports its ledger and peak RSS.
 import { Worker } from 'bullmq';
-import { loadConfig } from '../shared/platform/config.js';
+import { queuePolicies } from '../queues/policy.js';
+import { wireProcess } from '../queues/wiring.js';
 import { SandboxLedger, sandboxProvider } from '../scripts/sandboxes/payment-ledger.js';
+import { loadConfig } from '../shared/platform/config.js';
 import { createWorkerConnection } from '../shared/platform/redis.js';
-import { createRuntime } from '../queues/wiring.js';
 import { startFleet } from '../workers/fleet.js';
-import { handlers } from '../workers/index.js';
-import { createWorkerServices } from '../workers/services.js';
 
 export type WorkerMode = 'raw' | 'overhead' | 'latency';
 
@@ -45,9 +44,7 @@ const send = (message: FromWorker) => process.send!(message);
 process.on('disconnect', () => process.exit(1));
 
 const config = loadConfig(process.env);
-const runtime = createRuntime(config, 'bench-worker');
-const connection = createWorkerConnection(config.redisUrl);
-connection.on('error', () => undefined);
+const wiring = wireProcess(config, 'bench-worker');
 const ledger = new SandboxLedger();
 ledger.setAccount(BENCH_CUSTOMER, { balance: Number.MAX_SAFE_INTEGER, currency: 'EUR' });
 
@@ -57,7 +54,9 @@ let close: () => Promise<void>;
 
 if (mode === 'raw') {
   // Plain BullMQ with the settings the fleet gives the charge queue: same concurrency, lock and stalled check.
-  const policy = runtime.policies.charge;
+  const policy = queuePolicies(config).charge;
+  const connection = createWorkerConnection(config.redisUrl);
+  connection.on('error', () => undefined);
   const worker = new Worker(RAW_QUEUE, async () => undefined, {
     connection,
     prefix: config.queuePrefix,
@@ -70,24 +69,20 @@ if (mode === 'raw') {
   worker.on('completed', () => completed++);
   worker.on('failed', () => failed++);
   await worker.waitUntilReady();
-  close = () => worker.close();
+  close = async () => {
+    await worker.close();
+    connection.disconnect();
+  };
 } else {
   // The in-process provider measures Antaeus alone; the latency phase uses the HTTP client from PAYMENT_PROVIDER_URL.
-  const services = createWorkerServices(config, runtime.ctx.log, mode === 'overhead' ? { payments: sandboxProvider(ledger) } : {});
-  const fleet = startFleet(
-    { ...runtime.ctx, services },
-    { queues: ['charge', 'billing'], handlers, policies: runtime.policies, connection, lockMs: config.jobLockMs },
-  );
+  const fleet = startFleet(wiring.ctx, { queues: ['charge', 'billing'], services: mode === 'overhead' ? { payments: sandboxProvider(ledger) } : {} });
   for (const worker of fleet.workers) {
     if (worker.name !== 'charge') continue;
     worker.on('completed', (job) => job.name === 'charge' && completed++);
     worker.on('failed', (job) => job?.name === 'charge' && failed++);
   }
   await Promise.all(fleet.workers.map((w) => w.waitUntilReady()));
-  close = async () => {
-    await fleet.close(5000);
-    services.close();
-  };
+  close = () => fleet.close(5000);
 }
 
 const cpuMsSince = (start: NodeJS.CpuUsage) => {
@@ -118,8 +113,7 @@ process.on('message', (message: ToWorker) => {
       maxRssKb: process.resourceUsage().maxRSS,
       cpuMs: cpuMsSince(cpuAtReady),
     };
-    connection.disconnect();
-    await runtime.close();
+    await wiring.close();
     // Disconnect only once the report is written to the channel, so it cannot be lost on the way.
     process.send!(report, undefined, {}, () => process.disconnect());
   })();

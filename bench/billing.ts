@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
+import { actors } from '../shared/access/actors.js';
 import { jobIds } from '../queues/jobs.js';
 import { queuePolicies } from '../queues/policy.js';
 import { defaultJobOptions } from '../queues/producer.js';
@@ -15,11 +16,13 @@ import { freePort, RedisServer } from '../scripts/redis-server.js';
 import { createBillingRun } from '../shared/billing/runs.js';
 import { loadConfig } from '../shared/platform/config.js';
 import { createDb, migrateLatest, nowIso } from '../shared/platform/db.js';
-import { chargeKey, newId, paymentIdForCharge } from '../shared/platform/ids.js';
+import { newId } from '../shared/platform/ids.js';
 import { createHttpPaymentProvider } from '../shared/billing/provider/http-provider.js';
 import { createProducerConnection, waitForRedis } from '../shared/platform/redis.js';
-import { createRuntime } from '../queues/wiring.js';
+import { wireProcess } from '../queues/wiring.js';
 import type { FromWorker, ToWorker, WorkerMode, WorkerReport } from './billing-worker.js';
+import { chargeKeys } from '../shared/billing/charge-path.js';
+import { paymentIdForCharge } from '../shared/billing/payments.js';
 
 const int = (name: string, fallback: number, min = 1): number => {
   const raw = process.env[name];
@@ -43,7 +46,7 @@ const STALL_MS = int('BENCH_STALL_MS', 60_000);
 const PREFIX = 'bench';
 const RAW_QUEUE = 'bench-raw';
 const CUSTOMER = 'bench-customer';
-const ACTOR = 'user:bench-operator';
+const ACTOR = actors.user('bench-operator');
 const CUTOFF = '2026-12-01';
 const INVOICE_CENTS = 12_200;
 
@@ -260,21 +263,21 @@ function workerEnv(databaseUrl: string, extra: NodeJS.ProcessEnv = {}): NodeJS.P
 
 /** The billing run as the API starts it: a run row, then its billing-run job; returns ms until every charge job completed. */
 async function billingRun(db: Knex, databaseUrl: string, workers: Workers, invoices: number): Promise<number> {
-  const runtime = createRuntime(loadConfig({ REDIS_URL: redisServer.url, DATABASE_URL: databaseUrl, QUEUE_PREFIX: PREFIX, LOG_LEVEL: 'silent' }), 'bench', { db });
+  const wiring = wireProcess(loadConfig({ REDIS_URL: redisServer.url, DATABASE_URL: databaseUrl, QUEUE_PREFIX: PREFIX, LOG_LEVEL: 'silent' }), 'bench', { db });
   try {
-    await waitForRedis(runtime.ctx.queues.connection, 5000);
+    await waitForRedis(wiring.ctx.queues.connection, 5000);
     const runId = newId();
     await createBillingRun(db, { id: runId, cutoffDate: CUTOFF, requestedBy: ACTOR });
     const started = performance.now();
-    await runtime.ctx.queues.add('billing', 'billing-run', { runId }, { jobId: jobIds.billingRun(runId) });
+    await wiring.ctx.queues.add('billing', 'billing-run', { runId }, { jobId: jobIds.billingRun(runId) });
     await workers.completedAtLeast(invoices);
     const ms = performance.now() - started;
     const run = await db('billing_runs').first('status', 'enqueued').where({ id: runId });
     if (run?.status !== 'enqueued' || Number(run.enqueued) !== invoices) throw new Error(`billing run ended ${run?.status} with ${run?.enqueued} enqueued`);
     return ms;
   } finally {
-    await runtime.ctx.queues.close();
-    runtime.ctx.queues.connection.disconnect();
+    await wiring.ctx.queues.close();
+    wiring.ctx.queues.connection.disconnect();
   }
 }
 
@@ -315,7 +318,7 @@ async function sequential(db: Knex, providerUrl: string, ids: string[]): Promise
   const provider = createHttpPaymentProvider({ baseUrl: providerUrl, timeoutMs: 10_000 });
   const started = performance.now();
   for (const id of ids) {
-    const key = chargeKey('invoice', id, 0);
+    const key = chargeKeys.invoice(id, 0);
     const result = await provider.charge({ customerId: CUSTOMER, amountCents: INVOICE_CENTS, currency: 'EUR', reference: id, idempotencyKey: key });
     if (!result.charged) throw new Error(`sequential: invoice ${id} declined`);
     const at = nowIso();

@@ -3,14 +3,14 @@ import express from 'express';
 import { Queue } from 'bullmq';
 import { createApp } from '../api/app.js';
 import { loadConfig } from '../shared/platform/config.js';
-import { createRuntime } from '../queues/wiring.js';
+import { wireProcess } from '../queues/wiring.js';
 
 const mode = process.argv[2];
 const config = loadConfig(process.env);
 
 if (mode === 'antaeus') {
-  const runtime = createRuntime(config, 'bench');
-  createApp(runtime.ctx).listen(config.port, () => console.log('ready'));
+  const wiring = wireProcess(config, 'bench');
+  createApp(wiring.ctx).listen(config.port, () => console.log('ready'));
 } else if (mode === 'bare') {
   const queue = new Queue('bare-ingest', { connection: { url: config.redisUrl }, prefix: `${config.queuePrefix}-bare` });
   const app = express();

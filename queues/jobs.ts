@@ -1,5 +1,10 @@
-// The one typed map of queues, job names and payloads, used by every producer and every handler.
-import type { ExternalInvoiceDocument, InvoiceDocument, SdiNotification } from '../shared/invoices/document.js';
+// The one typed map of queues, job names and payloads, used by every producer and every handler; and the deterministic job ids.
+import { deliveryJobId } from '../shared/callbacks/messages.js';
+import type { ExternalInvoiceDocument, InvoiceDocument } from '../shared/invoices/document.js';
+import type { QueueName } from '../shared/platform/queue-names.js';
+import type { SdiNotification } from '../shared/sdi/notifications.js';
+
+export { QUEUE_NAMES, type QueueName } from '../shared/platform/queue-names.js';
 
 /** Who submitted a document and when the API accepted it: the first event of its history. */
 export interface Acceptance {
@@ -23,36 +28,24 @@ export interface JobMap {
   /** Runs asked for through the API carry their id; scheduled runs derive it from their job id. */
   billing: { 'billing-run': { runId?: string } };
   callback: { deliver: { messageId: string } };
-  collect: { collect: { requestId: string } };
-  orders: { checkout: { orderId: string }; fulfil: { orderId: string }; refund: { orderId: string } };
   reports: { 'dlq-report': Record<string, never>; 'invoice-report': Record<string, never> };
 }
 
-export type QueueName = keyof JobMap;
 export type JobName<Q extends QueueName> = keyof JobMap[Q] & string;
 export type JobData<Q extends QueueName, N extends JobName<Q>> = JobMap[Q][N];
 
-export const QUEUE_NAMES = [
-  'invoice-save',
-  'sdi-send',
-  'charge',
-  'billing',
-  'callback',
-  'collect',
-  'orders',
-  'reports',
-] as const satisfies readonly QueueName[];
-
-export function isQueueName(name: string): name is QueueName {
-  return (QUEUE_NAMES as readonly string[]).includes(name);
-}
+// Every queue named in shared/platform/queue-names.ts has its jobs here, and nothing else does.
+type Exactly<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const everyQueueHasJobs: Exactly<keyof JobMap, QueueName> = true;
+void everyQueueHasJobs;
 
 /** Deterministic job ids: BullMQ refuses `:` in custom ids, so ids are joined with `-`. */
 export const jobIds = {
   invoiceSave: (invoiceId: string) => `invoice-${invoiceId}`,
   sdiNotification: (notificationId: string) => `sdi-notification-${notificationId}`,
   sdiSend: (invoiceId: string) => `send-${invoiceId}`,
-  callback: (messageId: string) => `callback-${messageId}`,
+  /** Named by the callbacks capability, which enqueues its deliveries itself. */
+  callback: deliveryJobId,
   charge: (invoiceId: string) => `charge-${invoiceId}`,
   /** Each dunning attempt is its own delayed job: the first job has completed by then. */
   dunning: (invoiceId: string, step: number) => `charge-${invoiceId}-dunning-${step}`,

@@ -41,8 +41,6 @@ export function queuePolicies(
       concurrency: 20,
       maxStalledCount: 1,
     },
-    collect: { attempts: 10, backoff: exponential(15 * 60_000), concurrency: 10, maxStalledCount: 1 },
-    orders: { attempts: 8, backoff: exponential(HOUR), concurrency: 10, maxStalledCount: 1 },
     reports: { attempts: 3, backoff: exponential(10 * 60_000), concurrency: 1, maxStalledCount: 1 },
   };
   for (const [queue, concurrency] of Object.entries(config.workerConcurrency) as [QueueName, number][]) {
@@ -68,29 +66,4 @@ export function backoffDelay(backoff: Backoff, attemptsMade: number, random: () 
   const jittered = nominal * (1 - backoff.jitter + 2 * backoff.jitter * random());
   const wanted = Math.max(jittered, retryAfterMs ?? 0);
   return Math.round(Math.min(wanted, backoff.capMs));
-}
-
-/** Reads an HTTP Retry-After value (seconds or an HTTP date) as milliseconds from `now`. */
-export function parseRetryAfter(value: string | undefined | null, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-export type CallbackOutcome = 'delivered' | 'retry' | 'failed' | 'gone';
-
-/**
- * What a client's answer means: 2xx delivered; 410 the endpoint is gone for good; other 4xx are the
- * client refusing this message, so retrying cannot help — except 408 and 429, which ask us to come back.
- * Everything else (3xx: redirects are not followed, 5xx, no answer) is worth another attempt.
- */
-export function callbackOutcome(statusCode: number | undefined): CallbackOutcome {
-  if (statusCode === undefined) return 'retry';
-  if (statusCode >= 200 && statusCode < 300) return 'delivered';
-  if (statusCode === 410) return 'gone';
-  if (statusCode === 408 || statusCode === 429) return 'retry';
-  if (statusCode >= 400 && statusCode < 500) return 'failed';
-  return 'retry';
 }

@@ -5,9 +5,9 @@ import { insertCustomer } from '../shared/access/customers.js';
 import { addApiKey, findUserByUsername, insertUser } from '../shared/access/users.js';
 import { jobIds } from '../queues/jobs.js';
 import type { Queues } from '../queues/producer.js';
-import { invoiceId } from '../shared/platform/ids.js';
 import { invoiceDocumentSchema, type InvoiceDocument } from '../shared/invoices/document.js';
 import { nowIso } from '../shared/platform/db.js';
+import { invoiceId } from '../shared/invoices/invoice.js';
 
 export const DEMO_OPERATOR = 'demo-operator';
 

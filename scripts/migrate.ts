@@ -1,6 +1,6 @@
 // The `release` step: apply pending database migrations, then exit.
 import { createDb, migrateLatest } from '../shared/platform/db.js';
-import { configOrExit } from '../queues/wiring.js';
+import { configOrExit } from '../shared/platform/process.js';
 
 const config = configOrExit();
 const db = createDb({ url: config.databaseUrl });

@@ -4,20 +4,19 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { createApp } from '../api/app.js';
 import { ADMIN_PATH } from '../api/admin.js';
+import { createApp } from '../api/app.js';
+import { upsertJobSchedulers } from '../queues/schedules.js';
+import { wireProcess } from '../queues/wiring.js';
 import type { Config } from '../shared/platform/config.js';
 import { migrateLatest } from '../shared/platform/db.js';
-import { createProducerConnection, createWorkerConnection, waitForRedis } from '../shared/platform/redis.js';
-import { configOrExit, createRuntime, onShutdown } from '../queues/wiring.js';
-import { DEMO_ACCOUNTS, seedDevelopment, submitDemoInvoices } from './demo-data.js';
+import { configOrExit, onShutdown } from '../shared/platform/process.js';
+import { createProducerConnection, waitForRedis } from '../shared/platform/redis.js';
 import { startFleet } from '../workers/fleet.js';
-import { handlers } from '../workers/index.js';
-import { createWorkerServices } from '../workers/services.js';
-import { upsertJobSchedulers } from '../queues/schedules.js';
+import { DEMO_ACCOUNTS, seedDevelopment, submitDemoInvoices } from './demo-data.js';
+import { RedisServer } from './redis-server.js';
 import { PaymentSandbox } from './sandboxes/payment-provider.js';
 import { SdiSimulator } from './sandboxes/sdi-simulator.js';
-import { RedisServer } from './redis-server.js';
 
 const DATA_DIR = resolve('data');
 
@@ -74,12 +73,12 @@ const config: Config = configOrExit({
 const privateRedis = await ensureRedis(config);
 const withRedis: Config = privateRedis ? { ...config, redisUrl: privateRedis.url } : config;
 
-const runtime = createRuntime(withRedis, 'antaeus');
-const { log, db } = runtime.ctx;
+const wiring = wireProcess(withRedis, 'antaeus');
+const { log, db } = wiring.ctx;
 await migrateLatest(db);
 const { apiKey, operatorId } = await seedDevelopment(db, withRedis.demoApiKey);
 
-const server = createApp(runtime.ctx);
+const server = createApp(wiring.ctx);
 const listening = server.listen(withRedis.port);
 await new Promise<void>((resolve) => {
   listening.once('listening', resolve);
@@ -110,13 +109,9 @@ const effective: Config = {
   paymentProviderUrl: paymentSandbox ? paymentSandbox.url : withRedis.paymentProviderUrl,
 };
 
-const services = createWorkerServices(effective, log);
-const workerConnection = createWorkerConnection(effective.redisUrl);
-workerConnection.on('error', (err) => log.debug({ err }, 'redis connection error'));
-const workerCtx = { ...runtime.ctx, config: effective, services };
-const fleet = startFleet(workerCtx, { queues: effective.workerQueues, handlers, policies: runtime.policies, connection: workerConnection, lockMs: effective.jobLockMs });
-await upsertJobSchedulers(runtime.ctx.queues, effective);
-const demoInvoices = await submitDemoInvoices(runtime.ctx, operatorId);
+const fleet = startFleet({ ...wiring.ctx, config: effective });
+await upsertJobSchedulers(wiring.ctx.queues, effective);
+const demoInvoices = await submitDemoInvoices(wiring.ctx, operatorId);
 
 const base = `http://localhost:${port}`;
 console.log(
@@ -146,11 +141,9 @@ console.log(
 onShutdown(async () => {
   await new Promise<void>((done) => listening.close(() => done()));
   await fleet.close(effective.shutdownGraceMs);
-  services.close();
   await simulator?.close();
   await paymentSandbox?.close();
-  workerConnection.disconnect();
-  await runtime.close();
+  await wiring.close();
   await privateRedis?.stop();
 }, log);
 

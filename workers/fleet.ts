@@ -1,28 +1,89 @@
-// Runs one BullMQ Worker per served queue: dispatch to handlers, scoped logs, "attempt n of m", graceful close.
+// Starts a worker fleet, the one way every process does: its services, its Redis connection, one BullMQ Worker per served queue.
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { AppContext } from '../queues/context.js';
 import type { QueueName } from '../queues/jobs.js';
-import { backoffDelay, type QueuePolicy } from '../queues/policy.js';
+import { backoffDelay, queuePolicies } from '../queues/policy.js';
 import { RetryableError } from '../shared/platform/errors/retryable.js';
+import { createWorkerConnection } from '../shared/platform/redis.js';
+import { handlers as taskList } from './index.js';
+import { createWorkerServices, type WorkerServices } from './services.js';
 import type { HandlerRegistry, JobContext, JobHandler, WorkerContext } from './types.js';
 
 export interface Fleet {
   readonly workers: Worker[];
-  /** Stops taking jobs, lets active ones finish within `graceMs`, then abandons them to the stalled-job check. */
+  /** Stops taking jobs, lets active ones finish within `graceMs`, then abandons them to the stalled-job check; closes what it opened. */
   close(graceMs: number): Promise<void>;
 }
 
 export interface FleetOptions {
-  queues: QueueName[];
-  handlers: HandlerRegistry;
-  policies: Record<QueueName, QueuePolicy>;
-  /** A worker connection (`maxRetriesPerRequest: null`); each Worker duplicates it for its blocking reads. */
-  connection: Redis;
-  /** Job lock duration; the stalled-job check runs as often. */
-  lockMs: number;
+  /** The queues to serve. @defaultValue the configuration's `workerQueues` (WORKER_QUEUES) */
+  queues?: readonly QueueName[];
+  /** Handlers by queue and job name; tests give their own. @defaultValue the task list of workers/index.ts */
+  handlers?: Partial<HandlerRegistry>;
+  /** Replaces a service, e.g. an in-process payment provider in the benchmark. @defaultValue every service built from the configuration */
+  services?: Partial<WorkerServices>;
 }
 
-export function processorFor(queue: QueueName, ctx: WorkerContext, handlers: HandlerRegistry) {
+/** A fleet asked to serve a queue it has no handlers for: it refuses to start rather than leave jobs waiting for ever. */
+export class UnservedQueueError extends Error {
+  override name = 'UnservedQueueError';
+}
+
+export function startFleet(ctx: AppContext, options: FleetOptions = {}): Fleet {
+  const queues = options.queues ?? ctx.config.workerQueues;
+  const handlers = options.handlers ?? taskList;
+  const unserved = queues.filter((q) => !handlers[q]);
+  if (unserved.length > 0) {
+    throw new UnservedQueueError(`no handlers for queue ${unserved.join(', ')}: leave it out of WORKER_QUEUES, or add its handlers to workers/index.ts`);
+  }
+  const policies = queuePolicies(ctx.config);
+  const services = createWorkerServices(ctx, options.services);
+  const workerCtx: WorkerContext = { ...ctx, services };
+  // Workers wait for Redis to come back (`maxRetriesPerRequest: null`); each Worker duplicates this connection for its blocking reads.
+  const connection = createWorkerConnection(ctx.config.redisUrl);
+  connection.on('error', (err) => ctx.log.debug({ err }, 'redis connection error'));
+
+  const workers = queues.map((queue) => {
+    const policy = policies[queue];
+    const worker = new Worker(queue, processorFor(queue, workerCtx, handlers), {
+      connection,
+      prefix: ctx.queues.prefix,
+      concurrency: policy.concurrency,
+      lockDuration: ctx.config.jobLockMs,
+      stalledInterval: ctx.config.jobLockMs,
+      maxStalledCount: policy.maxStalledCount,
+      settings: {
+        backoffStrategy: (attemptsMade, _type, err) =>
+          backoffDelay(policy.backoff, attemptsMade, Math.random, err instanceof RetryableError ? err.retryAfterMs : undefined),
+      },
+    });
+    worker.on('error', (err) => ctx.log.warn({ err, queue }, 'worker connection error'));
+    return worker;
+  });
+  ctx.log.info({ queues }, 'workers started');
+
+  return {
+    workers,
+    async close(graceMs) {
+      const closing = Promise.all(workers.map((w) => w.close()));
+      let timer: NodeJS.Timeout | undefined;
+      const inTime = await Promise.race([
+        closing.then(() => true),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
+      ]);
+      clearTimeout(timer);
+      if (!inTime) {
+        ctx.log.warn({ graceMs }, 'grace period over: abandoning active jobs to the stalled-job check');
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
+      services.close();
+      connection.disconnect();
+    },
+  };
+}
+
+/** Dispatches a queue's jobs to their handlers, with a scoped logger, "attempt n of m" on each failure and the give-up hook on the last. */
+export function processorFor(queue: QueueName, ctx: WorkerContext, handlers: Partial<HandlerRegistry>) {
   const byName = handlers[queue] as Record<string, JobHandler<unknown>> | undefined;
   return async (job: Job): Promise<unknown> => {
     const attempt = job.attemptsMade + 1;
@@ -48,44 +109,5 @@ export function processorFor(queue: QueueName, ctx: WorkerContext, handlers: Han
       }
       throw error;
     }
-  };
-}
-
-export function startFleet(ctx: WorkerContext, options: FleetOptions): Fleet {
-  const served = options.queues.filter((q) => options.handlers[q]);
-  const workers = served.map((queue) => {
-    const policy = options.policies[queue];
-    const worker = new Worker(queue, processorFor(queue, ctx, options.handlers), {
-      connection: options.connection,
-      prefix: ctx.queues.prefix,
-      concurrency: policy.concurrency,
-      lockDuration: options.lockMs,
-      stalledInterval: options.lockMs,
-      maxStalledCount: policy.maxStalledCount,
-      settings: {
-        backoffStrategy: (attemptsMade, _type, err) =>
-          backoffDelay(policy.backoff, attemptsMade, Math.random, err instanceof RetryableError ? err.retryAfterMs : undefined),
-      },
-    });
-    worker.on('error', (err) => ctx.log.warn({ err, queue }, 'worker connection error'));
-    return worker;
-  });
-  ctx.log.info({ queues: served, skipped: options.queues.filter((q) => !options.handlers[q]) }, 'workers started');
-
-  return {
-    workers,
-    async close(graceMs) {
-      const closing = Promise.all(workers.map((w) => w.close()));
-      let timer: NodeJS.Timeout | undefined;
-      const inTime = await Promise.race([
-        closing.then(() => true),
-        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
-      ]);
-      clearTimeout(timer);
-      if (!inTime) {
-        ctx.log.warn({ graceMs }, 'grace period over: abandoning active jobs to the stalled-job check');
-        await Promise.all(workers.map((w) => w.close(true)));
-      }
-    },
   };
 }

@@ -1,16 +1,17 @@
-// What handlers reach beyond the database and queues, built once per worker process: the SdI mailer, the schemas, the payment provider.
+// What handlers reach beyond the database and queues, built once per worker process: the SdI mailer, the XSD validator, the payment provider, the batched invoice charges.
 import { UnrecoverableError } from 'bullmq';
-import type { Config } from '../shared/platform/config.js';
-import { createSchemaValidator, type SchemaValidator } from '../shared/sdi/fatturapa/xsd.js';
-import type { Logger } from '../shared/platform/logger.js';
+import type { AppContext } from '../queues/context.js';
+import { createInvoiceCharges, type InvoiceCharges } from '../shared/billing/invoice-charges.js';
 import { createHttpPaymentProvider } from '../shared/billing/provider/http-provider.js';
 import type { PaymentProvider } from '../shared/billing/provider/provider.js';
+import { createXsdValidator, type XsdValidator } from '../shared/sdi/fatturapa/xsd.js';
 import { createSdiMailer, type SdiMailer } from '../shared/sdi/mailer.js';
 
 export interface WorkerServices {
   mailer: SdiMailer;
-  schemas: SchemaValidator;
+  xsd: XsdValidator;
   payments: PaymentProvider;
+  invoiceCharges: InvoiceCharges;
 }
 
 /** A mailer for a process that has no SMTP server: every send fails for good, saying why. */
@@ -29,15 +30,16 @@ const noPaymentProvider: PaymentProvider = {
 };
 
 /** `given` replaces a service, e.g. an in-process payment provider in the benchmark. */
-export function createWorkerServices(config: Config, log: Logger, given: Partial<WorkerServices> = {}): WorkerServices & { close(): void } {
+export function createWorkerServices({ config, log, db }: AppContext, given: Partial<WorkerServices> = {}): WorkerServices & { close(): void } {
   const mailer = given.mailer ?? (config.smtpUrl ? createSdiMailer(config, log.child({ component: 'sdi-mailer' })) : noSmtpMailer);
   const payments =
     given.payments ??
     (config.paymentProviderUrl ? createHttpPaymentProvider({ baseUrl: config.paymentProviderUrl, timeoutMs: config.paymentProviderTimeoutMs }) : noPaymentProvider);
   return {
     mailer,
-    schemas: given.schemas ?? createSchemaValidator(),
+    xsd: given.xsd ?? createXsdValidator(),
     payments,
+    invoiceCharges: given.invoiceCharges ?? createInvoiceCharges(db),
     close: () => mailer.close(),
   };
 }

@@ -3,7 +3,7 @@ import type { JobData, JobName, QueueName } from '../queues/jobs.js';
 import type { AppContext } from '../queues/context.js';
 import type { WorkerServices } from './services.js';
 
-/** What a worker process hands its handlers: the shared dependencies plus the outbound services. */
+/** What a worker process hands its handlers: the shared dependencies plus the services built for the fleet. */
 export interface WorkerContext extends AppContext {
   services: WorkerServices;
 }
@@ -27,7 +27,8 @@ export interface JobHandler<P> {
   giveUp?(payload: P, ctx: JobContext, error: Error): Promise<void>;
 }
 
-/** The task list: for each queue, a handler per job name. A queue without an entry is not served yet. */
-export type HandlerRegistry = {
-  [Q in QueueName]?: { [N in JobName<Q>]: JobHandler<JobData<Q, N>> };
-};
+/** The handlers of one queue: one per job name the job map gives it. */
+export type QueueHandlers<Q extends QueueName> = { [N in JobName<Q>]: JobHandler<JobData<Q, N>> };
+
+/** The task list: every queue of the job map, every job name of each, mapped to its handler; a gap does not compile. */
+export type HandlerRegistry = { [Q in QueueName]: QueueHandlers<Q> };

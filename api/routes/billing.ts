@@ -9,6 +9,7 @@ import { requireOperator } from '../auth.js';
 import { notFound } from '../errors.js';
 import { pageQuery, toPageArgs } from '../paging.js';
 import { parseBody, parseQuery } from '../validate.js';
+import { actors } from '../../shared/access/actors.js';
 
 const runRequest = z.object({
   /** Invoices due by this date are charged; by default today's date in BILLING_TZ. */
@@ -21,7 +22,7 @@ export function billingRoutes(router: Router, ctx: AppContext): void {
     const { cutoffDate } = parseBody(runRequest, req.body);
     const id = newId();
     const principal = res.locals.principal;
-    await createBillingRun(ctx.db, { id, cutoffDate: cutoffDate ?? localDate(new Date(), ctx.config.billingTz), requestedBy: `user:${principal.userId}` });
+    await createBillingRun(ctx.db, { id, cutoffDate: cutoffDate ?? localDate(new Date(), ctx.config.billingTz), requestedBy: actors.user(principal.userId) });
     try {
       await ctx.queues.add('billing', 'billing-run', { runId: id }, { jobId: jobIds.billingRun(id) });
     } catch (err) {

@@ -6,25 +6,16 @@ import { jobIds, type JobData } from '../../queues/jobs.js';
 import { listCallbacks } from '../../shared/callbacks/messages.js';
 import type { AppContext } from '../../queues/context.js';
 import { nowIso } from '../../shared/platform/db.js';
-import { invoiceId } from '../../shared/platform/ids.js';
 import { externalInvoiceDocumentSchema, invoiceDocumentSchema } from '../../shared/invoices/document.js';
 import { INVOICE_STATUSES, PAYMENT_STATUSES } from '../../shared/invoices/status.js';
-import {
-  findInvoice,
-  invoiceFromDocument,
-  invoiceView,
-  listInvoiceEvents,
-  listInvoiceLines,
-  listInvoices,
-  type InvoiceKind,
-} from '../../shared/invoices/store.js';
+import { findInvoice, listInvoiceEvents, listInvoiceLines, listInvoices } from '../../shared/invoices/store.js';
 import { canAccessCustomer } from '../../shared/access/principal.js';
 import { findSdiFileByInvoice, type SdiFile } from '../../shared/sdi/files.js';
-import { allowlistFor } from '../../shared/platform/ssrf.js';
 import { ApiError, notFound } from '../errors.js';
 import { assertCallbackUrl, requireCustomer } from '../guards.js';
 import { pageQuery, toPageArgs } from '../paging.js';
 import { parseBody, parseQuery } from '../validate.js';
+import { invoiceId, invoiceFromDocument, invoiceView, type InvoiceKind } from '../../shared/invoices/invoice.js';
 
 const listQuery = pageQuery.extend({
   status: z.enum(INVOICE_STATUSES).optional(),
@@ -37,14 +28,12 @@ const listQuery = pageQuery.extend({
 type IntakeJob = Job<JobData<'invoice-save', 'internal'> | JobData<'invoice-save', 'external'>>;
 
 export function invoicesRoutes(router: Router, ctx: AppContext): void {
-  const allow = allowlistFor(ctx.config.callbackAllowedHosts);
-
   const accept = (kind: InvoiceKind, schema: typeof invoiceDocumentSchema | typeof externalInvoiceDocumentSchema) =>
     async (req: Request, res: Response) => {
       const { principal } = res.locals;
       const document = parseBody(schema, req.body);
       requireCustomer(principal, document.customerId);
-      if (document.callbackUrl) await assertCallbackUrl(allow, document.callbackUrl);
+      if (document.callbackUrl) await assertCallbackUrl(ctx.config.callbackAllowedHosts, document.callbackUrl);
       const id = invoiceId(kind, document.customerId, document.number);
       const links = { self: `/v1/invoices/${id}` };
 
@@ -84,7 +73,7 @@ export function invoicesRoutes(router: Router, ctx: AppContext): void {
       const [lines, events, callbacks, file] = await Promise.all([
         listInvoiceLines(ctx.db, id),
         listInvoiceEvents(ctx.db, id),
-        listCallbacks(ctx.db, 'invoice', id),
+        listCallbacks(ctx.db, { type: 'invoice', id }),
         findSdiFileByInvoice(ctx.db, id),
       ]);
       // The SdI's verdict, with its reasons when it discarded the invoice, is the last SdI event's details.

@@ -4,14 +4,15 @@ import { z } from 'zod';
 import { jobIds } from '../../queues/jobs.js';
 import type { AppContext } from '../../queues/context.js';
 import { findCustomer } from '../../shared/access/customers.js';
-import { chargeKey, newId, oneOffPaymentId } from '../../shared/platform/ids.js';
+import { newId } from '../../shared/platform/ids.js';
 import { AMOUNT_PATTERN, parseCents } from '../../shared/platform/money.js';
-import { findPayment, findVisiblePayment, insertPayment, listPayments, PAYMENT_RECORD_STATUSES, paymentView } from '../../shared/billing/payments.js';
+import { findPayment, findVisiblePayment, insertPayment, listPayments, PAYMENT_RECORD_STATUSES, paymentView, oneOffPaymentId } from '../../shared/billing/payments.js';
 import { ApiError, notFound } from '../errors.js';
 import { requireCustomer } from '../guards.js';
 import { idempotent, KEY_PATTERN, requestFingerprint, type KeyUse, type StoredResponse } from '../idempotency.js';
 import { pageQuery, toPageArgs } from '../paging.js';
 import { parseBody, parseQuery } from '../validate.js';
+import { chargeKeys } from '../../shared/billing/charge-path.js';
 
 /** A date (whole day, UTC) or an instant. */
 const instant = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
@@ -77,7 +78,7 @@ export function paymentsRoutes(router: Router, ctx: AppContext): void {
         currency: input.currency,
         status: 'PENDING',
         description: input.description ?? null,
-        idempotencyKey: chargeKey('payment', id),
+        idempotencyKey: chargeKeys.oneOff(id),
       });
       // From here a payment exists: should this request fail, a retry with the key must find it, not make another.
       if (use) use.holdOnFailure = true;

@@ -5,23 +5,22 @@ import type { AppContext } from '../../queues/context.js';
 import { nowIso } from '../../shared/platform/db.js';
 import { XmlParseError } from '../../shared/sdi/fatturapa/dom.js';
 import { isSettlingReceipt, parseSdiReceipt, RECEIPT_OUTCOMES } from '../../shared/sdi/fatturapa/messages.js';
-import { createSchemaValidator, MESSAGES_SCHEMA } from '../../shared/sdi/fatturapa/xsd.js';
-import { sdiNotificationId } from '../../shared/platform/ids.js';
-import { sdiNotificationSchema, type SdiNotification } from '../../shared/invoices/document.js';
+import { createXsdValidator, MESSAGES_XSD } from '../../shared/sdi/fatturapa/xsd.js';
 import { findInvoice } from '../../shared/invoices/store.js';
 import { canAccessCustomer, type Principal } from '../../shared/access/principal.js';
 import { findSdiFileByName } from '../../shared/sdi/files.js';
-import { findVisibleNotification } from '../../shared/sdi/notifications.js';
+import { findVisibleNotification, sdiNotificationId, sdiNotificationSchema, type SdiNotification } from '../../shared/sdi/notifications.js';
 import { findVisibleReceipt, recordReceipt } from '../../shared/sdi/receipts.js';
 import { ApiError, notFound } from '../errors.js';
 import { requireCustomer } from '../guards.js';
 import { parseBody } from '../validate.js';
+import { actors } from '../../shared/access/actors.js';
 
 /** The body types an SdI receipt arrives as. */
 export const XML_TYPES = ['application/xml', 'text/xml', 'application/*+xml'];
 
 export function sdiRoutes(router: Router, ctx: AppContext): void {
-  const schemas = createSchemaValidator();
+  const xsd = createXsdValidator();
 
   /** Queues a notification; the id derives from it, so the SdI repeating itself is applied once. */
   async function enqueue(principal: Principal, notification: SdiNotification): Promise<string> {
@@ -41,7 +40,7 @@ export function sdiRoutes(router: Router, ctx: AppContext): void {
   async function acceptReceipt(req: Request, res: Response): Promise<void> {
     const { principal } = res.locals;
     const body = typeof req.body === 'string' ? req.body : '';
-    const receivedBy = `user:${principal.userId}`;
+    const receivedBy = actors.user(principal.userId);
     const refuse = async (status: number, code: string, message: string, fields: { reason: string; details?: unknown; outcome?: 'invalid' | 'unmatched'; messageType?: string; fileName?: string }) => {
       const receiptId = await recordReceipt(ctx.db, { outcome: fields.outcome ?? 'invalid', reason: fields.reason, body, receivedBy, messageType: fields.messageType, fileName: fields.fileName });
       throw new ApiError(status, code, message, { receiptId, ...(fields.details ? { errors: fields.details } : {}) });
@@ -55,7 +54,7 @@ export function sdiRoutes(router: Router, ctx: AppContext): void {
       if (!(err instanceof XmlParseError)) throw err;
       return refuse(400, 'invalid_receipt', err.message, { reason: err.message });
     }
-    const validation = await schemas.validate(body, MESSAGES_SCHEMA, 'receipt.xml');
+    const validation = await xsd.validate(body, MESSAGES_XSD, 'receipt.xml');
     if (!validation.valid) {
       const reason = `not a valid SdI message: ${validation.errors.map((e) => e.message).join('; ')}`.slice(0, 2000);
       return refuse(400, 'invalid_receipt', 'the receipt does not validate against MessaggiTypes_v1.1.xsd', {
@@ -120,7 +119,7 @@ export function sdiRoutes(router: Router, ctx: AppContext): void {
     if (!job || job.name !== 'sdi-notification') throw notFound('notification');
     const { notification, acceptedAt, submittedBy } = job.data as { notification: { customerId: string }; acceptedAt: string; submittedBy: string };
     if (!canAccessCustomer(principal, notification.customerId)) throw notFound('notification');
-    res.json({ id: req.params.id, ...notification, outcome: 'pending', receivedAt: acceptedAt, receivedBy: `user:${submittedBy}` });
+    res.json({ id: req.params.id, ...notification, outcome: 'pending', receivedAt: acceptedAt, receivedBy: actors.user(submittedBy) });
   });
 
   router.get('/sdi/receipts/:id', async (req, res) => {

@@ -7,7 +7,7 @@ import { SMTPServer } from 'smtp-server';
 import { find, parseXmlRoot, textAt, type XmlElement } from '../../shared/sdi/fatturapa/dom.js';
 import { parseSdiFileName } from '../../shared/sdi/fatturapa/file-name.js';
 import { buildSdiReceipt, type ReceiptType, type SdiError } from '../../shared/sdi/fatturapa/messages.js';
-import { createSchemaValidator, INVOICE_SCHEMA, type SchemaValidator } from '../../shared/sdi/fatturapa/xsd.js';
+import { createXsdValidator, INVOICE_XSD, type XsdValidator } from '../../shared/sdi/fatturapa/xsd.js';
 import { isValidCodiceFiscale, isValidPartitaIva } from '../../shared/sdi/fatturapa/tax-ids.js';
 import { fileStamp } from '../../shared/platform/csv.js';
 import type { Logger } from '../../shared/platform/logger.js';
@@ -73,7 +73,7 @@ export class SdiSimulator {
   private constructor(
     private readonly server: SMTPServer,
     private readonly options: SdiSimulatorOptions,
-    private readonly schemas: SchemaValidator,
+    private readonly xsd: XsdValidator,
     readonly port: number,
   ) {}
 
@@ -109,7 +109,7 @@ export class SdiSimulator {
       server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
     });
     const port = (server.server.address() as AddressInfo).port;
-    simulator = new SdiSimulator(server, options, createSchemaValidator(), port);
+    simulator = new SdiSimulator(server, options, createXsdValidator(), port);
     options.log.info({ smtpUrl: simulator.smtpUrl, inbox: options.inboxDir }, 'SdI simulator listening');
     return simulator;
   }
@@ -141,7 +141,7 @@ export class SdiSimulator {
     else if (this.seen.has(fileName)) errors.push(ERR.duplicate(fileName));
     else {
       this.seen.add(fileName);
-      const validation = await this.schemas.validate(content, INVOICE_SCHEMA, fileName);
+      const validation = await this.xsd.validate(content, INVOICE_XSD, fileName);
       if (!validation.valid) errors.push(...validation.errors.map((e) => ERR.format(e.line ? `line ${e.line}: ${e.message}` : e.message)));
       else root = parseXmlRoot(content.toString('utf8'));
       if (root) errors.push(...contentErrors(root, parts));

@@ -1,7 +1,7 @@
 // The payments ledger: one row per charge outcome (and per one-off payment), scoped reads and the public JSON shape.
 import type { Knex } from 'knex';
 import { nowIso, toIso, toNumber } from '../platform/db.js';
-import { newId } from '../platform/ids.js';
+import { newId, stableId } from '../platform/ids.js';
 import { formatCents } from '../platform/money.js';
 import { keysetPage, toPage, type Page } from '../platform/pagination.js';
 import { scopeToCustomers, type Principal } from '../access/principal.js';
@@ -93,10 +93,35 @@ export function paymentRow(p: NewPayment, at: string) {
   };
 }
 
+/** The payment recording a charge attempt: one per idempotency key, whichever worker records it. */
+export const paymentIdForCharge = (key: string): string => stableId('payment', key);
+
+/** A one-off payment's id, from who asked and their Idempotency-Key, so a replayed request finds the same payment. */
+export const oneOffPaymentId = (userId: string, idempotencyKey: string): string => stableId('one-off-payment', userId, idempotencyKey);
+
 /** Inserts the payment unless one with its id or idempotency key exists; returns whether it did. */
 export async function insertPayment(db: Knex, p: NewPayment): Promise<boolean> {
   const inserted = await db('payments').insert(paymentRow(p, nowIso())).onConflict().ignore().returning('id');
   return inserted.length === 1;
+}
+
+/** Records a one-off payment's outcome, if it is still PENDING. */
+export async function settleOneOffPayment(
+  db: Knex,
+  paymentId: string,
+  outcome: { status: Exclude<PaymentRecordStatus, 'PENDING' | 'DECLINED'>; chargeId?: string; reason?: string },
+): Promise<boolean> {
+  const updated = await db('payments')
+    .where({ id: paymentId, status: 'PENDING' })
+    .update({
+      status: outcome.status,
+      reason: outcome.reason ?? null,
+      provider_charge_id: outcome.chargeId ?? null,
+      charge_lease_token: null,
+      charge_lease_until: null,
+      updated_at: nowIso(),
+    });
+  return updated === 1;
 }
 
 export async function findPayment(db: Knex, id: string): Promise<Payment | undefined> {

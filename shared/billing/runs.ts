@@ -1,11 +1,16 @@
 // Billing runs: the record of each run, the keyset page of chargeable invoices it takes, and its live counts.
 import type { Knex } from 'knex';
+import type { Actor } from '../access/actors.js';
 import { nowIso, returnedId, toIso, toNumber } from '../platform/db.js';
+import { stableId } from '../platform/ids.js';
 import { keysetPage, toPage, type Page } from '../platform/pagination.js';
 import { isOperator, scopeToCustomers, type Principal } from '../access/principal.js';
 
 /** Runs within a day of each other never take each other's invoices; after that, a run's unsettled invoices are free again. */
 export const RUN_HOLD_MS = 24 * 3_600_000;
+
+/** A scheduled billing run's id, from its scheduler job's id, so a retried job resumes the same run. */
+export const scheduledBillingRunId = (jobId: string): string => stableId('billing-run', jobId);
 
 export type StoredRunStatus = 'queued' | 'running' | 'enqueued' | 'failed';
 
@@ -45,7 +50,7 @@ export function localDate(at: Date, timeZone: string): string {
 }
 
 /** Records a run unless one with its id exists (a retried scheduler job). */
-export async function createBillingRun(db: Knex, run: { id: string; cutoffDate: string; requestedBy: string }): Promise<void> {
+export async function createBillingRun(db: Knex, run: { id: string; cutoffDate: string; requestedBy: Actor }): Promise<void> {
   await db('billing_runs')
     .insert({ id: run.id, status: 'queued', cutoff_date: run.cutoffDate, requested_by: run.requestedBy, created_at: nowIso() })
     .onConflict('id')

@@ -1,13 +1,8 @@
-// Callback messages: one row per event to tell a client, one row per delivery attempt, and the enqueue that links them.
+// Callback messages: one row per event to tell a client, one row per delivery attempt, and the enqueue that links them; knows no resource's kind.
 import type { Knex } from 'knex';
-import { jobIds } from '../../queues/jobs.js';
-import type { Queues } from '../../queues/producer.js';
 import { nowIso, toIso, toNumber } from '../platform/db.js';
-import { callbackMessageId } from '../platform/ids.js';
-import { isNotifiedStatus } from '../invoices/status.js';
-import type { Invoice } from '../invoices/store.js';
-import { formatCents } from '../platform/money.js';
-import type { Payment } from '../billing/payments.js';
+import { stableId } from '../platform/ids.js';
+import type { CallbackOutcome } from './outcome.js';
 
 export type MessageStatus = 'pending' | 'delivered' | 'failed' | 'gone';
 
@@ -31,7 +26,7 @@ export interface DeliveryAttempt {
   durationMs: number;
   statusCode: number | null;
   error: string | null;
-  outcome: 'delivered' | 'retry' | 'failed' | 'gone';
+  outcome: CallbackOutcome;
 }
 
 type Row = Record<string, unknown>;
@@ -59,33 +54,49 @@ const toAttempt = (r: Row): DeliveryAttempt => ({
   outcome: r.outcome as DeliveryAttempt['outcome'],
 });
 
-export interface NewCallback {
+/** An event to tell a client about a resource: what every capability hands to {@link enqueueCallback}. */
+export interface CallbackEvent {
+  /** Whose secret signs it: the user who gave the callback URL. */
   userId: string;
   url: string;
+  /** The event's name, e.g. `invoice.status`: the body's `type`. */
   type: string;
+  /** The body's `data`. */
   data: unknown;
-  subjectType: string;
-  subjectId: string;
-  /** What makes this event unique for its subject, e.g. the status it reports. */
+  /** The resource it is about; GET on the resource shows its callbacks. */
+  resource: { type: string; id: string };
+  /** What makes this event unique for its resource, e.g. the status it reports: a repeat of it is the same message. */
   eventKey: string;
 }
+
+/** The delivery job of a message: one per message, whoever enqueues it, however often. */
+export const deliveryJobId = (messageId: string): string => `callback-${messageId}`;
+
+/** What enqueueing a delivery needs of the queues: the one job it adds. Every process's queues (queues/producer.ts) provide it. */
+export interface DeliveryQueue {
+  add(queue: 'callback', name: 'deliver', data: { messageId: string }, opts: { jobId: string }): Promise<unknown>;
+}
+
+/** One message per event: the webhook-id a client deduplicates on. */
+const messageId = (event: CallbackEvent): string =>
+  `msg_${stableId('callback', event.resource.type, event.resource.id, event.eventKey).replaceAll('-', '')}`;
 
 /**
  * Records the message and enqueues its delivery. The message id derives from the event, so calling this
  * again for the same event (a retried job) neither stores nor sends a second message.
  */
-export async function enqueueCallback(ctx: { db: Knex; queues: Queues }, callback: NewCallback): Promise<string> {
-  const id = callbackMessageId(callback.subjectType, callback.subjectId, callback.eventKey);
+export async function enqueueCallback(ctx: { db: Knex; queues: DeliveryQueue }, event: CallbackEvent): Promise<string> {
+  const id = messageId(event);
   const at = nowIso();
   await ctx.db('callback_messages')
     .insert({
       id,
-      user_id: callback.userId,
-      url: callback.url,
-      event_type: callback.type,
-      payload: JSON.stringify({ type: callback.type, data: callback.data }),
-      subject_type: callback.subjectType,
-      subject_id: callback.subjectId,
+      user_id: event.userId,
+      url: event.url,
+      event_type: event.type,
+      payload: JSON.stringify({ type: event.type, data: event.data }),
+      subject_type: event.resource.type,
+      subject_id: event.resource.id,
       status: 'pending',
       attempts: 0,
       created_at: at,
@@ -93,58 +104,8 @@ export async function enqueueCallback(ctx: { db: Knex; queues: Queues }, callbac
     })
     .onConflict('id')
     .ignore();
-  await ctx.queues.add('callback', 'deliver', { messageId: id }, { jobId: jobIds.callback(id) });
+  await ctx.queues.add('callback', 'deliver', { messageId: id }, { jobId: deliveryJobId(id) });
   return id;
-}
-
-/** Actors are stored as `user:<id>`; callbacks are signed with that user's secret. */
-export function userIdOfActor(actor: string): string | undefined {
-  return actor.startsWith('user:') ? actor.slice('user:'.length) : undefined;
-}
-
-/** Tells the submitting client the invoice's current status, if it gave a callback URL. */
-export async function notifyInvoiceStatus(ctx: { db: Knex; queues: Queues }, invoice: Invoice): Promise<void> {
-  const userId = userIdOfActor(invoice.createdBy);
-  if (!invoice.callbackUrl || !userId || !isNotifiedStatus(invoice.status)) return;
-  await enqueueCallback(ctx, {
-    userId,
-    url: invoice.callbackUrl,
-    type: 'invoice.status',
-    data: {
-      id: invoice.id,
-      kind: invoice.kind,
-      number: invoice.number,
-      customerId: invoice.customerId,
-      status: invoice.status,
-      paymentStatus: invoice.paymentStatus,
-      updatedAt: invoice.updatedAt,
-    },
-    subjectType: 'invoice',
-    subjectId: invoice.id,
-    eventKey: invoice.status,
-  });
-}
-
-/** Tells the submitting client what a charge of its invoice came to: one message per charge attempt. */
-export async function notifyInvoicePayment(ctx: { db: Knex; queues: Queues }, invoice: Invoice, payment: Payment): Promise<void> {
-  const userId = userIdOfActor(invoice.createdBy);
-  if (!invoice.callbackUrl || !userId) return;
-  await enqueueCallback(ctx, {
-    userId,
-    url: invoice.callbackUrl,
-    type: 'invoice.payment',
-    data: {
-      id: invoice.id,
-      number: invoice.number,
-      customerId: invoice.customerId,
-      paymentStatus: invoice.paymentStatus,
-      nextChargeAt: invoice.nextChargeAt,
-      payment: { id: payment.id, paymentRefId: payment.paymentRefId, status: payment.status, amount: formatCents(payment.amountCents), currency: payment.currency, reason: payment.reason },
-    },
-    subjectType: 'invoice',
-    subjectId: invoice.id,
-    eventKey: `payment-${payment.idempotencyKey}`,
-  });
 }
 
 export async function findMessage(db: Knex, id: string): Promise<CallbackMessage | undefined> {
@@ -174,9 +135,9 @@ export async function markMessageFailed(db: Knex, messageId: string): Promise<vo
   await db('callback_messages').where({ id: messageId, status: 'pending' }).update({ status: 'failed', updated_at: nowIso() });
 }
 
-/** Every message about a subject with its attempts, oldest first: what GET on the subject shows. */
-export async function listCallbacks(db: Knex, subjectType: string, subjectId: string) {
-  const messages: Row[] = await db('callback_messages').select('*').where({ subject_type: subjectType, subject_id: subjectId }).orderBy('created_at');
+/** Every message about a resource with its attempts, oldest first: what GET on the resource shows. */
+export async function listCallbacks(db: Knex, resource: { type: string; id: string }) {
+  const messages: Row[] = await db('callback_messages').select('*').where({ subject_type: resource.type, subject_id: resource.id }).orderBy('created_at');
   if (messages.length === 0) return [];
   const attempts: Row[] = await db('callback_deliveries')
     .select('*')

@@ -1,4 +1,4 @@
-// The documents clients submit (invoices, SdI notifications): one zod schema each, shared by the API and the job payloads.
+// The invoice documents clients submit, internal and external: one zod schema each, shared by the API and the job payloads.
 import { z } from 'zod';
 import { amountOverflow, computeTotals } from '../platform/money.js';
 
@@ -90,31 +90,6 @@ export const externalInvoiceDocumentSchema = invoiceDocumentSchema.and(
   }),
 );
 
-/** The SdI outcomes a notification may carry, by name or by SdI message code. */
-export const SDI_OUTCOME_ALIASES = {
-  DELIVERED: 'DELIVERED',
-  RC: 'DELIVERED',
-  DISCARDED: 'DISCARDED',
-  NS: 'DISCARDED',
-  NOT_DELIVERED: 'NOT_DELIVERED',
-  MC: 'NOT_DELIVERED',
-} as const;
-
-export type SdiOutcome = (typeof SDI_OUTCOME_ALIASES)[keyof typeof SDI_OUTCOME_ALIASES];
-
-export const sdiNotificationSchema = z.object({
-  customerId: z.string().min(1).max(64),
-  invoiceNumber: z.string().min(1).max(20),
-  status: z
-    .enum(Object.keys(SDI_OUTCOME_ALIASES) as [keyof typeof SDI_OUTCOME_ALIASES, ...(keyof typeof SDI_OUTCOME_ALIASES)[]])
-    .transform((s): SdiOutcome => SDI_OUTCOME_ALIASES[s]),
-  errors: z
-    .array(z.object({ code: z.string().max(20), description: z.string().max(1000).optional() }))
-    .max(100)
-    .optional(),
-});
-
 export type InvoiceDocument = z.output<typeof invoiceDocumentSchema>;
 export type ExternalInvoiceDocument = z.output<typeof externalInvoiceDocumentSchema>;
 export type InvoiceLineInput = z.output<typeof invoiceLineSchema>;
-export type SdiNotification = z.output<typeof sdiNotificationSchema>;

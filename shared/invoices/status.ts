@@ -33,13 +33,6 @@ export function canTransition(from: InvoiceStatus, to: InvoiceStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
-/** The SdI outcome of a notification, as an invoice status. */
-export const SDI_OUTCOME_STATUS = {
-  DELIVERED: 'INTERNAL_INVOICE_DELIVERED',
-  DISCARDED: 'INTERNAL_INVOICE_DISCARDED',
-  NOT_DELIVERED: 'INTERNAL_INVOICE_NOT_DELIVERED',
-} as const satisfies Record<string, InvoiceStatus>;
-
 /** A client with a callback URL hears of every status after acceptance: saved, sent, and the SdI's verdict. */
 export function isNotifiedStatus(status: InvoiceStatus): boolean {
   return status !== 'INTERNAL_INVOICE_NEW';

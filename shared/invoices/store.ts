@@ -2,65 +2,17 @@
 import type { Knex } from 'knex';
 import { isUniqueViolation } from '../platform/errors/unique-violation.js';
 import { nowIso, toIso, toNumber } from '../platform/db.js';
-import type { ExternalInvoiceDocument, InvoiceDocument } from './document.js';
-import { canTransition, type InvoiceStatus, type PaymentStatus } from './status.js';
-import { computeTotals, formatCents } from '../platform/money.js';
-import { keysetPage, toPage, type Page } from '../platform/pagination.js';
+import type { Actor } from '../access/actors.js';
 import { scopeToCustomers, type Principal } from '../access/principal.js';
-
-export type InvoiceKind = 'internal' | 'external';
-
-export interface Invoice {
-  id: string;
-  kind: InvoiceKind;
-  customerId: string;
-  number: string;
-  issueDate: string;
-  dueDate: string | null;
-  currency: string;
-  taxableCents: number;
-  vatCents: number;
-  totalCents: number;
-  status: InvoiceStatus;
-  paymentStatus: PaymentStatus | null;
-  paymentFailureReason: string | null;
-  /** How many charge attempts were declined for the balance; the next attempt's number. */
-  dunningStep: number;
-  /** When the next dunning attempt is due, while one is scheduled. */
-  nextChargeAt: string | null;
-  /** The billing run that took the invoice for charging. */
-  billingRunId: string | null;
-  callbackUrl: string | null;
-  supplier: ExternalInvoiceDocument['supplier'] | null;
-  createdAt: string;
-  createdBy: string;
-  updatedAt: string;
-  updatedBy: string;
-}
-
-export interface InvoiceLine {
-  lineNumber: number;
-  description: string;
-  quantity: string;
-  unitPrice: string;
-  vatRate: string;
-  natura: string | null;
-  totalCents: number;
-}
-
-export interface InvoiceEvent {
-  from: InvoiceStatus | null;
-  to: InvoiceStatus;
-  at: string;
-  actor: string;
-  details: unknown;
-}
+import { keysetPage, toPage, type Page } from '../platform/pagination.js';
+import { invoiceFromDocument, type Invoice, type InvoiceEvent, type InvoiceKind, type InvoiceLine, type NewInvoice } from './invoice.js';
+import { canTransition, type InvoiceStatus, type PaymentStatus } from './status.js';
 
 type Row = Record<string, unknown>;
 
 const parseJson = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : (v ?? null));
 
-export function toInvoice(row: Row): Invoice {
+function toInvoice(row: Row): Invoice {
   return {
     id: String(row.id),
     kind: row.kind as InvoiceKind,
@@ -87,58 +39,6 @@ export function toInvoice(row: Row): Invoice {
   };
 }
 
-export interface NewInvoice {
-  id: string;
-  kind: InvoiceKind;
-  document: InvoiceDocument | ExternalInvoiceDocument;
-  acceptedAt: string;
-  submittedBy: string;
-}
-
-/** The invoice an accepted document becomes, with its lines: what is inserted, and what GET shows until then. */
-export function invoiceFromDocument({ id, kind, document: doc, acceptedAt, submittedBy }: NewInvoice): { invoice: Invoice; lines: InvoiceLine[] } {
-  const totals = computeTotals(doc.lines);
-  const actor = `user:${submittedBy}`;
-  const invoice: Invoice = {
-    id,
-    kind,
-    customerId: doc.customerId,
-    number: doc.number,
-    issueDate: doc.issueDate,
-    dueDate: doc.dueDate ?? null,
-    currency: doc.currency,
-    taxableCents: totals.taxableCents,
-    vatCents: totals.vatCents,
-    totalCents: totals.totalCents,
-    status: 'INTERNAL_INVOICE_NEW',
-    paymentStatus: null,
-    paymentFailureReason: null,
-    dunningStep: 0,
-    nextChargeAt: null,
-    billingRunId: null,
-    callbackUrl: doc.callbackUrl ?? null,
-    supplier: ('supplier' in doc && doc.supplier) || null,
-    createdAt: acceptedAt,
-    createdBy: actor,
-    updatedAt: acceptedAt,
-    updatedBy: actor,
-  };
-  const lines = doc.lines.map((line, i) => ({
-    lineNumber: i + 1,
-    description: line.description,
-    quantity: line.quantity,
-    unitPrice: line.unitPrice,
-    vatRate: line.vatRate,
-    natura: line.natura ?? null,
-    totalCents: totals.lineCents[i] ?? 0,
-  }));
-  return { invoice, lines };
-}
-
-/**
- * Inserts an accepted invoice as NEW with its lines and first event, in one transaction.
- * Returns false when it already exists: a resubmission or a retried job changes nothing.
- */
 export async function insertNewInvoice(db: Knex, accepted: NewInvoice): Promise<boolean> {
   const { invoice: i, lines } = invoiceFromDocument(accepted);
   try {
@@ -196,7 +96,7 @@ export type TransitionResult =
   | { moved: false; reason: 'not_found' | 'already' | 'not_allowed'; status?: InvoiceStatus };
 
 export interface TransitionOptions {
-  actor: string;
+  actor: Actor;
   details?: unknown;
   /** Other columns set in the same update, e.g. the payment status an invoice starts with. */
   set?: Record<string, unknown>;
@@ -238,6 +138,13 @@ export async function transitionInvoice(db: Knex, id: string, to: InvoiceStatus,
 export async function findInvoice(db: Knex, id: string): Promise<Invoice | undefined> {
   const row = await db('invoices').first('*').where({ id });
   return row ? toInvoice(row) : undefined;
+}
+
+/** Several invoices in one query, in the order of `ids` (undefined where there is none). */
+export async function findInvoices(db: Knex, ids: string[]): Promise<(Invoice | undefined)[]> {
+  const rows: Row[] = await db('invoices').select('*').whereIn('id', [...new Set(ids)]);
+  const byId = new Map(rows.map((row) => [String(row.id), toInvoice(row)]));
+  return ids.map((id) => byId.get(id));
 }
 
 export async function findInvoiceByNumber(db: Knex, kind: InvoiceKind, customerId: string, number: string): Promise<Invoice | undefined> {
@@ -297,12 +204,3 @@ export async function listInvoices(
 }
 
 /** The public JSON shape of an invoice. */
-export function invoiceView(invoice: Invoice) {
-  const { taxableCents, vatCents, totalCents, ...rest } = invoice;
-  return {
-    ...rest,
-    amount: { value: formatCents(totalCents), currency: invoice.currency },
-    taxableAmount: formatCents(taxableCents),
-    vatAmount: formatCents(vatCents),
-  };
-}

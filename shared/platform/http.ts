@@ -1,4 +1,4 @@
-// One HTTP POST with a whole-attempt deadline, no redirects followed and a pluggable DNS lookup.
+// HTTP client pieces: one POST with a whole-attempt deadline, no redirects and a pluggable DNS lookup; reading Retry-After.
 import http from 'node:http';
 import https from 'node:https';
 
@@ -35,4 +35,13 @@ export function postJson(url: URL, body: string, options: PostOptions): Promise<
     request.on('error', (err) => reject(err.name === 'AbortError' ? new Error(`no answer within ${options.timeoutMs} ms`) : err));
     request.end(body);
   });
+}
+
+/** Reads an HTTP Retry-After value (seconds or an HTTP date) as milliseconds from `now`. */
+export function parseRetryAfter(value: string | undefined | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

@@ -15,26 +15,17 @@ export const systemLookupAll: LookupAll = (hostname) =>
     dnsLookup(hostname, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))),
   );
 
+/** Hosts and ranges exempt from the guard; parsed once, from the configuration (CALLBACK_ALLOWED_HOSTS). */
 export interface Allowlist {
+  /** The entries as configured. */
+  entries: readonly string[];
   hosts: Set<string>;
   cidrs: [ipaddr.IPv4 | ipaddr.IPv6, number][];
 }
 
-const parsed = new WeakMap<readonly string[], Allowlist>();
-
-/** The parsed allowlist of a configuration's entries, parsed once however many requests and jobs ask. */
-export function allowlistFor(entries: readonly string[]): Allowlist {
-  let allow = parsed.get(entries);
-  if (!allow) {
-    allow = parseAllowlist(entries);
-    parsed.set(entries, allow);
-  }
-  return allow;
-}
-
 /** Parses `CALLBACK_ALLOWED_HOSTS` entries: host names, IP addresses or CIDR ranges; throws on a malformed range. */
 export function parseAllowlist(entries: readonly string[]): Allowlist {
-  const allow: Allowlist = { hosts: new Set(), cidrs: [] };
+  const allow: Allowlist = { entries: [...entries], hosts: new Set(), cidrs: [] };
   for (const raw of entries) {
     const entry = raw.trim().toLowerCase().replace(/^\[|\]$/g, '');
     if (entry.includes('/')) allow.cidrs.push(ipaddr.parseCIDR(entry));

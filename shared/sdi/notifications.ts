@@ -1,8 +1,49 @@
-// SdI notifications as received: recorded first, then settled as applied to an invoice or invalid with a reason.
+// SdI notifications: the document that carries the SdI's verdict, and each one as received, settled as applied or invalid.
 import type { Knex } from 'knex';
-import { nowIso, toIso } from '../platform/db.js';
-import type { SdiNotification } from '../invoices/document.js';
+import type { Actor } from '../access/actors.js';
+import { z } from 'zod';
 import { scopeToCustomers, type Principal } from '../access/principal.js';
+import type { InvoiceStatus } from '../invoices/status.js';
+import { nowIso, toIso } from '../platform/db.js';
+import { stableId } from '../platform/ids.js';
+
+/** The SdI outcomes a notification may carry, by name or by SdI message code. */
+export const SDI_OUTCOME_ALIASES = {
+  DELIVERED: 'DELIVERED',
+  RC: 'DELIVERED',
+  DISCARDED: 'DISCARDED',
+  NS: 'DISCARDED',
+  NOT_DELIVERED: 'NOT_DELIVERED',
+  MC: 'NOT_DELIVERED',
+} as const;
+
+export type SdiOutcome = (typeof SDI_OUTCOME_ALIASES)[keyof typeof SDI_OUTCOME_ALIASES];
+
+export const sdiNotificationSchema = z.object({
+  customerId: z.string().min(1).max(64),
+  invoiceNumber: z.string().min(1).max(20),
+  status: z
+    .enum(Object.keys(SDI_OUTCOME_ALIASES) as [keyof typeof SDI_OUTCOME_ALIASES, ...(keyof typeof SDI_OUTCOME_ALIASES)[]])
+    .transform((s): SdiOutcome => SDI_OUTCOME_ALIASES[s]),
+  errors: z
+    .array(z.object({ code: z.string().max(20), description: z.string().max(1000).optional() }))
+    .max(100)
+    .optional(),
+});
+
+export type SdiNotification = z.output<typeof sdiNotificationSchema>;
+
+/** The SdI outcome of a notification, as an invoice status. */
+export const SDI_OUTCOME_STATUS = {
+  DELIVERED: 'INTERNAL_INVOICE_DELIVERED',
+  DISCARDED: 'INTERNAL_INVOICE_DISCARDED',
+  NOT_DELIVERED: 'INTERNAL_INVOICE_NOT_DELIVERED',
+} as const satisfies Record<string, InvoiceStatus>;
+
+
+/** One id per notified outcome, so the SdI repeating itself is recorded once. */
+export const sdiNotificationId = (customerId: string, invoiceNumber: string, status: string): string =>
+  stableId('sdi-notification', customerId, invoiceNumber, status);
 
 export type NotificationOutcome = 'pending' | 'applied' | 'invalid';
 
@@ -33,7 +74,7 @@ const toNotification = (r: Row): StoredNotification => ({
 });
 
 /** Records a notification as pending; a repeat of the same one changes nothing. */
-export async function recordNotification(db: Knex, id: string, n: SdiNotification, receivedAt: string, receivedBy: string): Promise<StoredNotification> {
+export async function recordNotification(db: Knex, id: string, n: SdiNotification, receivedAt: string, receivedBy: Actor): Promise<StoredNotification> {
   await db('sdi_notifications')
     .insert({
       id,

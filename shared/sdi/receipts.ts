@@ -1,5 +1,6 @@
 // SdI receipts as received in XML: every one is kept with what became of it (accepted, invalid, unmatched).
 import type { Knex } from 'knex';
+import type { Actor } from '../access/actors.js';
 import { nowIso, toIso } from '../platform/db.js';
 import { newId } from '../platform/ids.js';
 import { canAccessCustomer, isOperator, type Principal } from '../access/principal.js';
@@ -30,7 +31,7 @@ export interface NewReceipt {
   outcome: ReceiptOutcome;
   reason?: string;
   body: string;
-  receivedBy: string;
+  receivedBy: Actor;
 }
 
 type Row = Record<string, unknown>;

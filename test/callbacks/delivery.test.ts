@@ -35,8 +35,7 @@ describe('callback delivery', () => {
       url: url ?? receiver.url(),
       type: 'invoice.status',
       data: { id: 'inv-1', status: 'INTERNAL_INVOICE_TOBE_SENT' },
-      subjectType: 'invoice',
-      subjectId: 'inv-1',
+      resource: { type: 'invoice', id: 'inv-1' },
       eventKey: 'INTERNAL_INVOICE_TOBE_SENT',
     });
     system.startWorkers(['callback']);
@@ -49,7 +48,7 @@ describe('callback delivery', () => {
     }
   }
 
-  const attempts = async (messageId: string) => (await listCallbacks(system.ctx.db, 'invoice', 'inv-1')).find((m) => m.id === messageId)!.deliveries;
+  const attempts = async (messageId: string) => (await listCallbacks(system.ctx.db, { type: 'invoice', id: 'inv-1' })).find((m) => m.id === messageId)!.deliveries;
 
   it('delivers a message that standardwebhooks verifies with the client secret', async () => {
     await setUp();
@@ -162,8 +161,7 @@ describe('callback delivery', () => {
           url: probe.url().replace('127.0.0.1', host),
           type: 'invoice.status',
           data: {},
-          subjectType: 'invoice',
-          subjectId: 'inv-1',
+          resource: { type: 'invoice', id: 'inv-1' },
           eventKey: host,
         });
         system.startWorkers(['callback']);

@@ -8,7 +8,7 @@ import { createTransport } from 'nodemailer';
 import { SdiSimulator } from '../../scripts/sandboxes/sdi-simulator.js';
 import { loadConfig } from '../../shared/platform/config.js';
 import { parseSdiReceipt } from '../../shared/sdi/fatturapa/messages.js';
-import { createSchemaValidator, MESSAGES_SCHEMA } from '../../shared/sdi/fatturapa/xsd.js';
+import { createXsdValidator, MESSAGES_XSD } from '../../shared/sdi/fatturapa/xsd.js';
 import { createLogger } from '../../shared/platform/logger.js';
 import { Receiver } from '../helpers/receiver.js';
 
@@ -41,11 +41,11 @@ describe('SdI simulator', function () {
 
   async function receipts(count: number) {
     const requests = await api.waitForRequests(count);
-    const schemas = createSchemaValidator();
+    const xsd = createXsdValidator();
     for (const r of requests) {
       expect(r.headers['content-type']).to.equal('application/xml');
       expect(r.headers.authorization).to.equal('Bearer ak_test');
-      expect((await schemas.validate(r.body, MESSAGES_SCHEMA)).errors).to.deep.equal([]);
+      expect((await xsd.validate(r.body, MESSAGES_XSD)).errors).to.deep.equal([]);
     }
     return requests.map((r) => parseSdiReceipt(r.body));
   }

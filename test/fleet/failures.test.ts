@@ -21,7 +21,7 @@ describe('worker failures', () => {
     await system.close();
   });
 
-  async function runToFailure(registry: HandlerRegistry) {
+  async function runToFailure(registry: Partial<HandlerRegistry>) {
     system.startWorkers(['reports'], registry);
     const job = await system.ctx.queues.add('reports', 'dlq-report', {});
     const error = await job.waitUntilFinished(events, 10_000).then(() => undefined, (err: Error) => err.message);

@@ -36,8 +36,7 @@ describe('graceful shutdown', () => {
       url: receiver.url(),
       type: 'invoice.status',
       data: { id: 'inv-9' },
-      subjectType: 'invoice',
-      subjectId: 'inv-9',
+      resource: { type: 'invoice', id: 'inv-9' },
       eventKey: 'x',
     });
 

@@ -1,7 +1,9 @@
 // Retry policy as pure functions: backoff arithmetic, Retry-After, and what a callback answer means.
 import { expect } from 'chai';
-import { backoffDelay, callbackOutcome, parseRetryAfter, queuePolicies, type Backoff } from '../../queues/policy.js';
+import { backoffDelay, queuePolicies, type Backoff } from '../../queues/policy.js';
 import { loadConfig } from '../../shared/platform/config.js';
+import { callbackOutcome } from '../../shared/callbacks/outcome.js';
+import { parseRetryAfter } from '../../shared/platform/http.js';
 
 const half = () => 0.5; // the middle of the jitter range: no jitter
 const exponential: Backoff = { kind: 'exponential', baseMs: 1000, capMs: 10_000, jitter: 0.2 };

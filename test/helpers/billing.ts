@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { PaymentSandbox, type PaymentSandboxOptions } from '../../scripts/sandboxes/payment-provider.js';
+import { actors } from '../../shared/access/actors.js';
 import { newId } from '../../shared/platform/ids.js';
 import { addCustomer, addUser } from './fixtures.js';
 import { createTestSystem, type TestSystem } from './system.js';
@@ -51,7 +52,7 @@ export interface PendingInvoices {
 /** Inserts sent internal invoices awaiting payment, as the SdI flow leaves them; returns their ids. */
 export async function insertPendingInvoices(db: Knex, spec: PendingInvoices): Promise<string[]> {
   const at = new Date().toISOString();
-  const actor = spec.userId ? `user:${spec.userId}` : 'user:test';
+  const actor = actors.user(spec.userId ?? 'test');
   const rows = Array.from({ length: spec.count }, (_, i) => ({
     id: newId(),
     kind: 'internal',

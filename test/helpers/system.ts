@@ -1,16 +1,13 @@
 // A whole Antaeus for one test: its own database, a unique queue prefix on real Redis, workers on demand.
 import { randomBytes } from 'node:crypto';
 import { QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { createApp } from '../../api/app.js';
-import type { QueueName } from '../../queues/jobs.js';
-import { loadConfig, type Config } from '../../shared/platform/config.js';
 import type { AppContext } from '../../queues/context.js';
-import { createWorkerConnection, waitForRedis } from '../../shared/platform/redis.js';
-import { createRuntime, type Runtime } from '../../queues/wiring.js';
+import type { QueueName } from '../../queues/jobs.js';
+import { wireProcess } from '../../queues/wiring.js';
+import { loadConfig, type Config } from '../../shared/platform/config.js';
+import { waitForRedis } from '../../shared/platform/redis.js';
 import { startFleet, type Fleet } from '../../workers/fleet.js';
-import { handlers } from '../../workers/index.js';
-import { createWorkerServices } from '../../workers/services.js';
 import type { HandlerRegistry } from '../../workers/types.js';
 import { createTestDb, type TestDb } from './db.js';
 import { sharedRedisUrl } from './redis.js';
@@ -18,11 +15,11 @@ import { sharedRedisUrl } from './redis.js';
 export interface TestSystem {
   ctx: AppContext;
   config: Config;
-  runtime: Runtime;
   testDb: TestDb;
   /** The express app, ready for supertest. */
   app: ReturnType<typeof createApp>;
-  startWorkers(queues?: QueueName[], registry?: HandlerRegistry): Fleet;
+  /** A fleet as every process starts one (workers/fleet.ts), on this system's queues; closed with the system. */
+  startWorkers(queues?: QueueName[], handlers?: Partial<HandlerRegistry>): Fleet;
   events(queue: QueueName): Promise<QueueEvents>;
   close(): Promise<void>;
 }
@@ -42,26 +39,16 @@ export async function createTestSystem(env: Record<string, string> = {}, options
     ADMIN_PASSWORD: 'test-admin-password',
     ...env,
   });
-  const runtime = createRuntime(config, 'test', { db: testDb.db });
-  await waitForRedis(runtime.ctx.queues.connection, 5000);
+  const wiring = wireProcess(config, 'test', { db: testDb.db });
   const fleets: Fleet[] = [];
-  const connections: Redis[] = [];
   const queueEvents: QueueEvents[] = [];
-  const closers: (() => void)[] = [];
-
-  return {
-    ctx: runtime.ctx,
+  const system: TestSystem = {
+    ctx: wiring.ctx,
     config,
-    runtime,
     testDb,
-    app: createApp(runtime.ctx),
-    startWorkers(queues = config.workerQueues, registry = handlers) {
-      const connection = createWorkerConnection(config.redisUrl);
-      connection.on('error', () => undefined);
-      connections.push(connection);
-      const services = createWorkerServices(config, runtime.ctx.log);
-      closers.push(() => services.close());
-      const fleet = startFleet({ ...runtime.ctx, services }, { queues, handlers: registry, policies: runtime.policies, connection, lockMs: config.jobLockMs });
+    app: createApp(wiring.ctx),
+    startWorkers(queues, handlers) {
+      const fleet = startFleet(wiring.ctx, { queues, handlers });
       fleets.push(fleet);
       return fleet;
     },
@@ -73,15 +60,19 @@ export async function createTestSystem(env: Record<string, string> = {}, options
     },
     async close() {
       await Promise.all(fleets.map((f) => f.close(2000)));
-      for (const close of closers) close();
       await Promise.all(queueEvents.map((e) => e.close()));
-      for (const c of connections) c.disconnect();
-      const db = runtime.ctx.db;
-      // The runtime would destroy the database too; the test database owns that (and drops its schema).
-      await runtime.ctx.queues.close();
-      runtime.ctx.queues.connection.disconnect();
-      await db.destroy().catch(() => undefined);
+      // The wiring would destroy the database too; the test database owns that (and drops its schema).
+      await wiring.ctx.queues.close();
+      wiring.ctx.queues.connection.disconnect();
+      await wiring.ctx.db.destroy().catch(() => undefined);
       await testDb.destroy();
     },
   };
+  try {
+    await waitForRedis(wiring.ctx.queues.connection, 5000);
+  } catch (err) {
+    await system.close();
+    throw err;
+  }
+  return system;
 }

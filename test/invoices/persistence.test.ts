@@ -1,10 +1,11 @@
 // Invoice persistence: one row per (kind, customer, number), compare-and-set status moves, an event for each.
 import { expect } from 'chai';
-import { invoiceId } from '../../shared/platform/ids.js';
+import { actors } from '../../shared/access/actors.js';
 import { invoiceDocumentSchema } from '../../shared/invoices/document.js';
 import { findInvoice, insertNewInvoice, listInvoiceEvents, listInvoiceLines, transitionInvoice } from '../../shared/invoices/store.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { invoiceBody } from '../helpers/fixtures.js';
+import { invoiceId } from '../../shared/invoices/invoice.js';
 
 describe('invoice persistence', () => {
   let testDb: TestDb;
@@ -51,7 +52,7 @@ describe('invoice persistence', () => {
   it('moves status only along the machine and records each move', async () => {
     const accepted = accept();
     await insertNewInvoice(testDb.db, accepted);
-    expect(await transitionInvoice(testDb.db, accepted.id, 'INTERNAL_INVOICE_SENT', { actor: 'test' })).to.deep.equal({
+    expect(await transitionInvoice(testDb.db, accepted.id, 'INTERNAL_INVOICE_SENT', { actor: actors.worker('test') })).to.deep.equal({
       moved: false,
       reason: 'not_allowed',
       status: 'INTERNAL_INVOICE_NEW',
@@ -63,7 +64,7 @@ describe('invoice persistence', () => {
       reason: 'already',
       status: 'INTERNAL_INVOICE_TOBE_SENT',
     });
-    expect(await transitionInvoice(testDb.db, 'no-such-invoice', 'INTERNAL_INVOICE_TOBE_SENT', { actor: 'x' })).to.deep.equal({ moved: false, reason: 'not_found' });
+    expect(await transitionInvoice(testDb.db, 'no-such-invoice', 'INTERNAL_INVOICE_TOBE_SENT', { actor: actors.worker('test') })).to.deep.equal({ moved: false, reason: 'not_found' });
     const invoice = await findInvoice(testDb.db, accepted.id);
     expect(invoice).to.include({ status: 'INTERNAL_INVOICE_TOBE_SENT', paymentStatus: 'PENDING', updatedBy: 'worker:test' });
     const events = await listInvoiceEvents(testDb.db, accepted.id);
@@ -77,7 +78,7 @@ describe('invoice persistence', () => {
     const accepted = accept();
     await insertNewInvoice(testDb.db, accepted);
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => transitionInvoice(testDb.db, accepted.id, i % 2 ? 'INTERNAL_INVOICE_TOBE_SENT' : 'INTERNAL_INVOICE_INVALID', { actor: `w${i}` })),
+      Array.from({ length: 10 }, (_, i) => transitionInvoice(testDb.db, accepted.id, i % 2 ? 'INTERNAL_INVOICE_TOBE_SENT' : 'INTERNAL_INVOICE_INVALID', { actor: actors.worker(`w${i}`) })),
     );
     expect(results.filter((r) => r.moved)).to.have.length(1);
     expect(await listInvoiceEvents(testDb.db, accepted.id)).to.have.length(2);

@@ -1,7 +1,8 @@
 // Configuration: defaults, parsing, and one clear line for bad values.
 import { expect } from 'chai';
-import { QUEUE_NAMES } from '../../queues/jobs.js';
+import { QUEUE_NAMES } from '../../shared/platform/queue-names.js';
 import { ConfigError, loadConfig } from '../../shared/platform/config.js';
+import { sellerOf, transmitterOf } from '../../shared/sdi/seller.js';
 
 /** What production insists on being told. */
 const PRODUCTION = {
@@ -23,7 +24,7 @@ describe('configuration', () => {
     expect(config.databaseUrl).to.equal('./data/antaeus.sqlite');
     expect(config.queuePrefix).to.equal('antaeus');
     expect(config.workerQueues).to.deep.equal([...QUEUE_NAMES]);
-    expect(config.callbackAllowedHosts).to.deep.equal(['localhost', '127.0.0.1']);
+    expect(config.callbackAllowedHosts.entries).to.deep.equal(['localhost', '127.0.0.1']);
     expect(config.sdiAddress).to.equal('sdi01@pec.fatturapa.it');
     expect(config.billingCron).to.equal('0 0 1 * *');
     expect(config.billingTz).to.equal('UTC');
@@ -44,13 +45,13 @@ describe('configuration', () => {
     expect(config.workerQueues).to.deep.equal(['charge', 'callback']);
     expect(config.workerConcurrency).to.deep.equal({ callback: 50, charge: 7 });
     expect(config.callbackRetrySchedule).to.deep.equal([1, 2.5, 10]);
-    expect(config.callbackAllowedHosts).to.deep.equal(['hooks.internal', '10.0.0.0/8']);
+    expect(config.callbackAllowedHosts.entries).to.deep.equal(['hooks.internal', '10.0.0.0/8']);
     expect(config.billingTz).to.equal('Europe/Rome');
   });
 
   it('allows no SSRF exceptions in production unless configured', () => {
     const config = loadConfig({ ...PRODUCTION, NODE_ENV: 'production' });
-    expect(config.callbackAllowedHosts).to.deep.equal([]);
+    expect(config.callbackAllowedHosts.entries).to.deep.equal([]);
   });
 
   it('treats an empty variable as unset', () => {
@@ -79,11 +80,11 @@ describe('configuration', () => {
 
   it('reads the seller and the SdI transmitter', () => {
     const config = loadConfig({ SELLER_VAT_NUMBER: 'IT09876543217', SELLER_PROVINCE: 'RM', JOB_ATTEMPTS: 'sdi-send=3' });
-    expect(config.seller.vat).to.deep.equal({ country: 'IT', code: '09876543217' });
-    expect(config.sdiTransmitterId).to.deep.equal({ country: 'IT', code: '09876543217' });
-    expect(config.seller.address.province).to.equal('RM');
+    expect(sellerOf(config).vat).to.deep.equal({ country: 'IT', code: '09876543217' });
+    expect(transmitterOf(config)).to.deep.equal({ country: 'IT', code: '09876543217' });
+    expect(sellerOf(config).address.province).to.equal('RM');
     expect(config.jobAttempts).to.deep.equal({ 'sdi-send': 3 });
-    expect(loadConfig({ SDI_TRANSMITTER_ID: 'IT11111111115' }).sdiTransmitterId).to.deep.equal({ country: 'IT', code: '11111111115' });
+    expect(transmitterOf(loadConfig({ SDI_TRANSMITTER_ID: 'IT11111111115' }))).to.deep.equal({ country: 'IT', code: '11111111115' });
     expect(() => loadConfig({ SELLER_REGIME_FISCALE: 'RF03', SELLER_NAME: 'Ωmega' })).to.throw(ConfigError, /SELLER_REGIME_FISCALE.*SELLER_NAME|SELLER_NAME.*SELLER_REGIME_FISCALE/);
   });
 });

@@ -1,7 +1,8 @@
 // The SSRF guard: only public unicast addresses, after DNS, unless allowlisted.
 import { expect } from 'chai';
 import type { LookupAddress } from 'node:dns';
-import { allowlistFor, assertSafeUrl, guardedLookup, isPublicAddress, parseAllowlist, systemLookupAll, UnsafeUrlError, type LookupAll } from '../../shared/platform/ssrf.js';
+import { loadConfig } from '../../shared/platform/config.js';
+import { assertSafeUrl, guardedLookup, isPublicAddress, parseAllowlist, systemLookupAll, UnsafeUrlError, type LookupAll } from '../../shared/platform/ssrf.js';
 
 const none = parseAllowlist([]);
 const resolvesTo = (...addresses: string[]): LookupAll => async () => addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
@@ -74,9 +75,10 @@ describe('SSRF guard', () => {
     expect((await connect(resolvesTo('10.1.2.3'), 'hooks.example', parseAllowlist(['hooks.example']))).address).to.equal('10.1.2.3');
   });
 
-  it('parses each configured list once', () => {
-    const entries = ['localhost', '10.0.0.0/8'];
-    expect(allowlistFor(entries)).to.equal(allowlistFor(entries));
+  it('parses the configured list once, at start: the configuration carries the allowlist itself', async () => {
+    const { callbackAllowedHosts: allow } = loadConfig({ CALLBACK_ALLOWED_HOSTS: 'localhost, 10.0.0.0/8' });
+    expect(allow.entries).to.deep.equal(['localhost', '10.0.0.0/8']);
+    expect((await assertSafeUrl('http://10.1.2.3/hook', allow)).hostname).to.equal('10.1.2.3');
   });
 
   it('refuses a host that does not resolve', async () => {

@@ -5,14 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import { expect } from 'chai';
+import { actors } from '../../shared/access/actors.js';
 import { parse } from 'csv-parse/sync';
 import request from 'supertest';
 import { insertNewInvoice, transitionInvoice } from '../../shared/invoices/store.js';
-import { invoiceId } from '../../shared/platform/ids.js';
 import { invoiceDocumentSchema } from '../../shared/invoices/document.js';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
+import { invoiceId } from '../../shared/invoices/invoice.js';
 
 describe('CSV reports', () => {
   let system: TestSystem;
@@ -41,14 +42,14 @@ describe('CSV reports', () => {
     const fail = (message: string) => async () => {
       throw new UnrecoverableError(message);
     };
-    system.startWorkers(['charge', 'collect'], { charge: { charge: { run: fail('=HYPERLINK("http://evil.example")') }, 'one-off': { run: fail('unused') } }, collect: { collect: { run: fail('provider said no') } } });
-    const events = [await system.events('charge'), await system.events('collect')];
+    system.startWorkers(['charge', 'callback'], { charge: { charge: { run: fail('=HYPERLINK("http://evil.example")') }, 'one-off': { run: fail('unused') } }, callback: { deliver: { run: fail('client said no') } } });
+    const events = [await system.events('charge'), await system.events('callback')];
     const failed = Promise.all([
       new Promise((resolve) => events[0]!.on('failed', resolve)),
       new Promise((resolve) => events[1]!.on('failed', resolve)),
     ]);
     await system.ctx.queues.add('charge', 'charge', { invoiceId: 'inv-1' }, { jobId: 'charge-inv-1' });
-    await system.ctx.queues.add('collect', 'collect', { requestId: 'req-1' }, { jobId: 'collect-req-1' });
+    await system.ctx.queues.add('callback', 'deliver', { messageId: 'msg-1' }, { jobId: 'callback-msg-1' });
     await failed;
 
     system.startWorkers(['reports']);
@@ -57,7 +58,7 @@ describe('CSV reports', () => {
     const charge = rows.find((r) => r.queue === 'charge')!;
     expect(charge).to.include({ 'job id': 'charge-inv-1', name: 'charge', attempts: '1', 'failure reason': `'=HYPERLINK("http://evil.example")` });
     for (const column of ['created at', 'last attempt at', 'failed at']) expect(Date.parse(charge[column]!)).to.be.a('number').and.not.NaN;
-    expect(rows.find((r) => r.queue === 'collect')).to.include({ 'job id': 'collect-req-1', 'failure reason': 'provider said no' });
+    expect(rows.find((r) => r.queue === 'callback')).to.include({ 'job id': 'callback-msg-1', 'failure reason': 'client said no' });
   });
 
   it('lists every invoice with its customer’s username and email and who created and changed it', async () => {
@@ -68,7 +69,7 @@ describe('CSV reports', () => {
       const document = invoiceDocumentSchema.parse(invoiceBody(customerId, { number }));
       const id = invoiceId('internal', customerId, number);
       await insertNewInvoice(system.ctx.db, { id, kind: 'internal', document, acceptedAt: new Date().toISOString(), submittedBy: operator.userId });
-      if (number === 'FT-2') await transitionInvoice(system.ctx.db, id, 'INTERNAL_INVOICE_TOBE_SENT', { actor: 'worker:invoice-save' });
+      if (number === 'FT-2') await transitionInvoice(system.ctx.db, id, 'INTERNAL_INVOICE_TOBE_SENT', { actor: actors.worker('invoice-save') });
     }
 
     system.startWorkers(['reports']);

@@ -1,12 +1,12 @@
 // SdI files in the database: one per invoice, rendered once, under progressives no two files ever share.
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import { invoiceId } from '../../shared/platform/ids.js';
 import { invoiceDocumentSchema } from '../../shared/invoices/document.js';
 import { insertNewInvoice } from '../../shared/invoices/store.js';
 import { markSdiFileSent, prepareSdiFile, discardUnsentSdiFile, findSdiFileByInvoice } from '../../shared/sdi/files.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { addCustomer, invoiceBody } from '../helpers/fixtures.js';
+import { invoiceId } from '../../shared/invoices/invoice.js';
 
 const transmitter = { country: 'IT', code: '01234567897' };
 

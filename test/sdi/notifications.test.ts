@@ -1,5 +1,6 @@
 // SdI notifications move a sent invoice to its verdict; unknown invoices and impossible moves are recorded as invalid.
 import { expect } from 'chai';
+import { actors } from '../../shared/access/actors.js';
 import request from 'supertest';
 import type { QueueEvents } from 'bullmq';
 import { jobIds } from '../../queues/jobs.js';
@@ -35,7 +36,7 @@ describe('SdI notifications', () => {
     const body = invoiceBody(customerId);
     const res = await request(system.app).post('/v1/invoices').set('Authorization', auth).send(body).expect(202);
     await finished(jobIds.invoiceSave(res.body.id));
-    await transitionInvoice(system.ctx.db, res.body.id, 'INTERNAL_INVOICE_SENT', { actor: 'test' });
+    await transitionInvoice(system.ctx.db, res.body.id, 'INTERNAL_INVOICE_SENT', { actor: actors.worker('test') });
     return { id: res.body.id, number: body.number };
   }
 
@@ -94,7 +95,7 @@ describe('SdI notifications', () => {
     const job = await system.ctx.queues.get('invoice-save').getJob(jobIds.sdiNotification(res.body.id));
     // The first attempt finds the invoice not yet SENT and schedules a retry.
     await waitFor(async () => ((await system.ctx.queues.get('invoice-save').getJob(job!.id!))?.attemptsMade ?? 0) >= 1, { what: 'a first attempt' });
-    await transitionInvoice(system.ctx.db, accepted.body.id, 'INTERNAL_INVOICE_SENT', { actor: 'test' });
+    await transitionInvoice(system.ctx.db, accepted.body.id, 'INTERNAL_INVOICE_SENT', { actor: actors.worker('test') });
     expect(await job!.waitUntilFinished(events, 10_000)).to.deep.equal({ outcome: 'applied' });
   });
 

@@ -1,15 +1,16 @@
 // FatturaPA rendering: every document validates against the official 1.2.2 schema, amounts are exact, text is escaped.
 import { expect } from 'chai';
 import { loadConfig } from '../../shared/platform/config.js';
+import { sellerOf, transmitterOf } from '../../shared/sdi/seller.js';
 import type { Customer } from '../../shared/access/customers.js';
 import { find, childElements, parseXmlRoot, textAt } from '../../shared/sdi/fatturapa/dom.js';
 import { formatDecimal, renderFatturaPA } from '../../shared/sdi/fatturapa/render.js';
-import { createSchemaValidator, INVOICE_SCHEMA } from '../../shared/sdi/fatturapa/xsd.js';
-import { invoiceFromDocument } from '../../shared/invoices/store.js';
+import { createXsdValidator, INVOICE_XSD } from '../../shared/sdi/fatturapa/xsd.js';
 import { invoiceDocumentSchema } from '../../shared/invoices/document.js';
+import { invoiceFromDocument } from '../../shared/invoices/invoice.js';
 
 const config = loadConfig({});
-const schemas = createSchemaValidator();
+const xsd = createXsdValidator();
 
 const rossi: Customer = {
   id: 'rossi',
@@ -29,12 +30,12 @@ const rossi: Customer = {
 function render(lines: Record<string, unknown>[], customer: Customer = rossi, extra: Record<string, unknown> = {}) {
   const document = invoiceDocumentSchema.parse({ customerId: customer.id, number: 'FT-2026/042', issueDate: '2026-11-02', currency: customer.currency, lines, ...extra });
   const { invoice, lines: stored } = invoiceFromDocument({ id: 'i1', kind: 'internal', document, acceptedAt: '2026-11-02T10:00:00.000Z', submittedBy: 'u1' });
-  const xml = renderFatturaPA({ invoice, lines: stored, customer, seller: config.seller, transmitter: config.sdiTransmitterId, progressive: '0000Z' });
+  const xml = renderFatturaPA({ invoice, lines: stored, customer, seller: sellerOf(config), transmitter: transmitterOf(config), progressive: '0000Z' });
   return { xml, root: parseXmlRoot(xml) };
 }
 
 async function expectValid(xml: string) {
-  const result = await schemas.validate(xml, INVOICE_SCHEMA);
+  const result = await xsd.validate(xml, INVOICE_XSD);
   expect(result.errors, xml.slice(0, 2000)).to.deep.equal([]);
   expect(result.valid).to.equal(true);
 }

@@ -1,14 +1,16 @@
 // SdI receipts in the SdI's own XML: matched by NomeFile and applied; invalid or unmatched ones recorded and refused.
 import { expect } from 'chai';
+import { actors } from '../../shared/access/actors.js';
 import request from 'supertest';
 import { buildSdiReceipt, type ReceiptInput } from '../../shared/sdi/fatturapa/messages.js';
-import { invoiceId } from '../../shared/platform/ids.js';
 import { invoiceDocumentSchema } from '../../shared/invoices/document.js';
 import { insertNewInvoice, transitionInvoice } from '../../shared/invoices/store.js';
 import { markSdiFileSent, prepareSdiFile } from '../../shared/sdi/files.js';
+import { transmitterOf } from '../../shared/sdi/seller.js';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
+import { invoiceId } from '../../shared/invoices/invoice.js';
 
 describe('SdI receipts as XML', function () {
   this.timeout(20_000);
@@ -27,10 +29,10 @@ describe('SdI receipts as XML', function () {
     const document = invoiceDocumentSchema.parse(invoiceBody(customerId));
     const id = invoiceId('internal', customerId, document.number);
     await insertNewInvoice(system.ctx.db, { id, kind: 'internal', document, acceptedAt: new Date().toISOString(), submittedBy: operator.userId });
-    await transitionInvoice(system.ctx.db, id, 'INTERNAL_INVOICE_TOBE_SENT', { actor: 'test' });
-    const file = await prepareSdiFile(system.ctx.db, { invoiceId: id, transmitter: system.config.sdiTransmitterId, format: 'FPR12', render: () => '<x/>' });
+    await transitionInvoice(system.ctx.db, id, 'INTERNAL_INVOICE_TOBE_SENT', { actor: actors.worker('test') });
+    const file = await prepareSdiFile(system.ctx.db, { invoiceId: id, transmitter: transmitterOf(system.config), format: 'FPR12', render: () => '<x/>' });
     await markSdiFileSent(system.ctx.db, file.fileName, { messageId: '<m@x>', response: '250 ok' });
-    await transitionInvoice(system.ctx.db, id, 'INTERNAL_INVOICE_SENT', { actor: 'test' });
+    await transitionInvoice(system.ctx.db, id, 'INTERNAL_INVOICE_SENT', { actor: actors.worker('test') });
     return { id, fileName: file.fileName };
   }
 

@@ -1,18 +1,9 @@
 // billing/billing-run: page through the chargeable invoices by keyset and enqueue their charge jobs in bulk, several batches in flight.
 import { UnrecoverableError } from 'bullmq';
 import { jobIds, type JobData } from '../../queues/jobs.js';
-import {
-  claimForRun,
-  createBillingRun,
-  findBillingRun,
-  finishRun,
-  localDate,
-  markRunStarted,
-  saveRunProgress,
-  selectChargeable,
-} from '../../shared/billing/runs.js';
-import { scheduledBillingRunId } from '../../shared/platform/ids.js';
+import { claimForRun, createBillingRun, findBillingRun, finishRun, localDate, markRunStarted, saveRunProgress, selectChargeable, scheduledBillingRunId } from '../../shared/billing/runs.js';
 import type { JobContext } from '../types.js';
+import { actors } from '../../shared/access/actors.js';
 
 type Payload = JobData<'billing', 'billing-run'>;
 
@@ -30,7 +21,7 @@ interface Progress {
 export async function runBilling({ runId }: Payload, ctx: JobContext): Promise<Progress & { runId: string }> {
   const id = runId ?? scheduledBillingRunId(ctx.job.id);
   // A scheduled run is recorded by its first attempt; a retry finds the same row, with the same cutoff.
-  if (!runId) await createBillingRun(ctx.db, { id, cutoffDate: localDate(new Date(), ctx.config.billingTz), requestedBy: 'scheduler' });
+  if (!runId) await createBillingRun(ctx.db, { id, cutoffDate: localDate(new Date(), ctx.config.billingTz), requestedBy: actors.scheduler });
   const run = await findBillingRun(ctx.db, id);
   if (!run) throw new UnrecoverableError(`billing run ${id} does not exist`);
   if (run.status === 'enqueued') return { runId: id, cursor: run.cursor ?? '', selected: run.selected, enqueued: run.enqueued };

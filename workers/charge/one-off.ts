@@ -1,11 +1,9 @@
 // charge/one-off: charge a one-off payment asked for through the API, exactly once; no dunning, a decline fails it.
 import { UnrecoverableError } from 'bullmq';
 import type { JobData } from '../../queues/jobs.js';
-import { RetryableError } from '../../shared/platform/errors/retryable.js';
-import { chargeKey } from '../../shared/platform/ids.js';
-import { claimCharge, recordUnsettledCharge, releaseCharge, settleOneOffPayment } from '../../shared/billing/charging.js';
-import { findPayment } from '../../shared/billing/payments.js';
-import { CurrencyMismatchError, CustomerNotFoundError, type ChargeResult } from '../../shared/billing/provider/provider.js';
+import { attemptCharge, chargeKeys } from '../../shared/billing/charge-path.js';
+import { claimCharge, heldElsewhere, recordUnsettledCharge, releaseCharge } from '../../shared/billing/leases.js';
+import { findPayment, settleOneOffPayment } from '../../shared/billing/payments.js';
 import type { JobContext } from '../types.js';
 
 type Payload = JobData<'charge', 'one-off'>;
@@ -15,30 +13,18 @@ export async function chargeOneOffPayment({ paymentId }: Payload, ctx: JobContex
   if (!payment) throw new UnrecoverableError(`payment ${paymentId} does not exist`);
   if (payment.status !== 'PENDING') return { status: payment.status };
 
-  const lease = await claimCharge(ctx.db, 'payments', paymentId, 2 * ctx.config.paymentProviderTimeoutMs);
-  if (!lease) {
+  const attempt = await attemptCharge(ctx, {
+    request: { customerId: payment.customerId, amountCents: payment.amountCents, currency: payment.currency, reference: paymentId, idempotencyKey: chargeKeys.oneOff(paymentId) },
+    claim: (leaseMs) => claimCharge(ctx.db, 'payments', paymentId, leaseMs),
+    release: (lease) => releaseCharge(ctx.db, 'payments', paymentId, lease),
+    refuse: async (reason) => void (await settleOneOffPayment(ctx.db, paymentId, { status: 'FAILED', reason })),
+  });
+  if (attempt.held) {
     const now = await findPayment(ctx.db, paymentId);
     if (now && now.status !== 'PENDING') return { status: now.status };
-    throw new RetryableError('another attempt holds this payment’s charge', 2 * ctx.config.paymentProviderTimeoutMs);
+    throw await heldElsewhere(ctx.db, 'payments', paymentId);
   }
-
-  let result: ChargeResult;
-  try {
-    result = await ctx.services.payments.charge({
-      customerId: payment.customerId,
-      amountCents: payment.amountCents,
-      currency: payment.currency,
-      reference: paymentId,
-      idempotencyKey: chargeKey('payment', paymentId),
-    });
-  } catch (err) {
-    if (err instanceof CustomerNotFoundError || err instanceof CurrencyMismatchError) {
-      await settleOneOffPayment(ctx.db, paymentId, { status: 'FAILED', reason: err.message });
-      throw new UnrecoverableError(err.message);
-    }
-    await releaseCharge(ctx.db, 'payments', paymentId, lease).catch(() => undefined);
-    throw err;
-  }
+  const { result } = attempt;
   const status = result.charged ? 'PAID' : 'FAILED';
   await settleOneOffPayment(ctx.db, paymentId, { status, chargeId: result.chargeId, reason: result.charged ? undefined : 'insufficient balance' });
   ctx.log.info({ paymentId, outcome: status }, `one-off payment ${status.toLowerCase()}`);

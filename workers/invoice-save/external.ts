@@ -1,9 +1,10 @@
 // invoice-save/external: persist an invoice a supplier sent to one of our customers; nothing of ours to send or charge.
 import type { JobData } from '../../queues/jobs.js';
-import { notifyInvoiceStatus } from '../../shared/callbacks/messages.js';
 import { findCustomer } from '../../shared/access/customers.js';
 import { findInvoice, insertNewInvoice, transitionInvoice } from '../../shared/invoices/store.js';
 import type { JobContext } from '../types.js';
+import { notifyInvoiceStatus } from '../../shared/invoices/notify.js';
+import { actors } from '../../shared/access/actors.js';
 
 export async function saveExternalInvoice(payload: JobData<'invoice-save', 'external'>, ctx: JobContext): Promise<{ status: string }> {
   const { invoiceId, document } = payload;
@@ -14,7 +15,7 @@ export async function saveExternalInvoice(payload: JobData<'invoice-save', 'exte
   if (saved.status === 'INTERNAL_INVOICE_NEW') {
     const customer = await findCustomer(ctx.db, document.customerId);
     await transitionInvoice(ctx.db, invoiceId, customer ? 'EXTERNAL_INVOICE' : 'INTERNAL_INVOICE_INVALID', {
-      actor: 'worker:invoice-save',
+      actor: actors.worker('invoice-save'),
       details: customer ? undefined : { reason: `unknown customer ${document.customerId}` },
     });
   }

@@ -1,10 +1,11 @@
 // invoice-save/internal: persist an accepted invoice, check its customer, queue it for the SdI and tell the client.
 import type { JobData } from '../../queues/jobs.js';
 import { jobIds } from '../../queues/jobs.js';
-import { notifyInvoiceStatus } from '../../shared/callbacks/messages.js';
 import { findCustomer } from '../../shared/access/customers.js';
 import { findInvoice, insertNewInvoice, transitionInvoice } from '../../shared/invoices/store.js';
 import type { JobContext } from '../types.js';
+import { notifyInvoiceStatus } from '../../shared/invoices/notify.js';
+import { actors } from '../../shared/access/actors.js';
 
 export async function saveInternalInvoice(payload: JobData<'invoice-save', 'internal'>, ctx: JobContext): Promise<{ status: string }> {
   const { invoiceId, document } = payload;
@@ -16,10 +17,10 @@ export async function saveInternalInvoice(payload: JobData<'invoice-save', 'inte
   if (saved.status === 'INTERNAL_INVOICE_NEW') {
     const customer = await findCustomer(ctx.db, document.customerId);
     if (customer) {
-      await transitionInvoice(ctx.db, invoiceId, 'INTERNAL_INVOICE_TOBE_SENT', { actor: 'worker:invoice-save', set: { payment_status: 'PENDING' } });
+      await transitionInvoice(ctx.db, invoiceId, 'INTERNAL_INVOICE_TOBE_SENT', { actor: actors.worker('invoice-save'), set: { payment_status: 'PENDING' } });
     } else {
       await transitionInvoice(ctx.db, invoiceId, 'INTERNAL_INVOICE_INVALID', {
-        actor: 'worker:invoice-save',
+        actor: actors.worker('invoice-save'),
         details: { reason: `unknown customer ${document.customerId}` },
       });
     }

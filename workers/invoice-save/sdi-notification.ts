@@ -1,11 +1,12 @@
 // invoice-save/sdi-notification: apply the SdI's verdict to the invoice it names, or record why it cannot be applied.
 import type { JobData } from '../../queues/jobs.js';
-import { notifyInvoiceStatus } from '../../shared/callbacks/messages.js';
 import { RetryableError } from '../../shared/platform/errors/retryable.js';
-import { SDI_OUTCOME_STATUS, type InvoiceStatus } from '../../shared/invoices/status.js';
+import { type InvoiceStatus } from '../../shared/invoices/status.js';
 import { findInvoice, findInvoiceByNumber, transitionInvoice } from '../../shared/invoices/store.js';
-import { recordNotification, settleNotification } from '../../shared/sdi/notifications.js';
+import { recordNotification, settleNotification, SDI_OUTCOME_STATUS } from '../../shared/sdi/notifications.js';
 import type { JobContext } from '../types.js';
+import { notifyInvoiceStatus } from '../../shared/invoices/notify.js';
+import { actors } from '../../shared/access/actors.js';
 
 type Payload = JobData<'invoice-save', 'sdi-notification'>;
 
@@ -14,7 +15,7 @@ const NOT_YET_SENT: readonly InvoiceStatus[] = ['INTERNAL_INVOICE_NEW', 'INTERNA
 
 export async function applySdiNotification(payload: Payload, ctx: JobContext): Promise<{ outcome: string }> {
   const { notificationId: id, notification: n } = payload;
-  const stored = await recordNotification(ctx.db, id, n, payload.acceptedAt, `user:${payload.submittedBy}`);
+  const stored = await recordNotification(ctx.db, id, n, payload.acceptedAt, actors.user(payload.submittedBy));
   if (stored.outcome !== 'pending') return { outcome: stored.outcome };
 
   const invoice = await findInvoiceByNumber(ctx.db, 'internal', n.customerId, n.invoiceNumber);
@@ -24,7 +25,7 @@ export async function applySdiNotification(payload: Payload, ctx: JobContext): P
   }
 
   const result = await transitionInvoice(ctx.db, invoice.id, SDI_OUTCOME_STATUS[n.status], {
-    actor: 'sdi',
+    actor: actors.sdi,
     details: { notificationId: id, ...(n.errors ? { errors: n.errors } : {}) },
   });
   if (result.moved || result.reason === 'already') {

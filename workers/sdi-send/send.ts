@@ -1,14 +1,17 @@
 // sdi-send/send: render the invoice as FatturaPA once, check it against the schema, mail it to the SdI once, mark it SENT.
 import { UnrecoverableError } from 'bullmq';
 import type { JobData } from '../../queues/jobs.js';
-import { notifyInvoiceStatus } from '../../shared/callbacks/messages.js';
 import { findCustomer } from '../../shared/access/customers.js';
 import { renderFatturaPA, transmissionFormat } from '../../shared/sdi/fatturapa/render.js';
-import { INVOICE_SCHEMA } from '../../shared/sdi/fatturapa/xsd.js';
+import { INVOICE_XSD } from '../../shared/sdi/fatturapa/xsd.js';
 import type { InvoiceStatus } from '../../shared/invoices/status.js';
-import { findInvoice, listInvoiceLines, transitionInvoice, type Invoice } from '../../shared/invoices/store.js';
+import { findInvoice, listInvoiceLines, transitionInvoice } from '../../shared/invoices/store.js';
 import { discardUnsentSdiFile, findSdiFileByInvoice, markSdiFileSent, markSdiFileValid, prepareSdiFile, type SdiFile } from '../../shared/sdi/files.js';
+import { sellerOf, transmitterOf } from '../../shared/sdi/seller.js';
 import type { JobContext } from '../types.js';
+import { notifyInvoiceStatus } from '../../shared/invoices/notify.js';
+import { type Invoice } from '../../shared/invoices/invoice.js';
+import { actors } from '../../shared/access/actors.js';
 
 type Payload = JobData<'sdi-send', 'send'>;
 
@@ -32,7 +35,7 @@ export async function sendToSdi({ invoiceId }: Payload, ctx: JobContext): Promis
   if (!file.sentAt) {
     if (!file.validatedAt) {
       // A document the SdI would discard is not worth sending: stop here and say why.
-      const check = await ctx.services.schemas.validate(file.xml, INVOICE_SCHEMA, file.fileName);
+      const check = await ctx.services.xsd.validate(file.xml, INVOICE_XSD, file.fileName);
       if (!check.valid) {
         await discardUnsentSdiFile(ctx.db, file.fileName);
         const reasons = check.errors.slice(0, 5).map((e) => e.message).join('; ');
@@ -47,7 +50,7 @@ export async function sendToSdi({ invoiceId }: Payload, ctx: JobContext): Promis
     ctx.log.info({ invoiceId, fileName: file.fileName, smtpMessageId: accepted.messageId }, 'invoice mailed to the SdI');
   }
 
-  await transitionInvoice(ctx.db, invoiceId, 'INTERNAL_INVOICE_SENT', { actor: 'worker:sdi-send', details: { fileName: file.fileName } });
+  await transitionInvoice(ctx.db, invoiceId, 'INTERNAL_INVOICE_SENT', { actor: actors.worker('sdi-send'), details: { fileName: file.fileName } });
   const current = (await findInvoice(ctx.db, invoiceId))!;
   await notifyInvoiceStatus(ctx, current);
   return { status: current.status, fileName: file.fileName };
@@ -58,7 +61,8 @@ async function renderFile(invoice: Invoice, ctx: JobContext): Promise<SdiFile> {
   const customer = await findCustomer(ctx.db, invoice.customerId);
   if (!customer) throw new UnrecoverableError(`customer ${invoice.customerId} of invoice ${invoice.id} does not exist`);
   const lines = await listInvoiceLines(ctx.db, invoice.id);
-  const { seller, sdiTransmitterId: transmitter } = ctx.config;
+  const seller = sellerOf(ctx.config);
+  const transmitter = transmitterOf(ctx.config);
   return prepareSdiFile(ctx.db, {
     invoiceId: invoice.id,
     transmitter,
@@ -70,7 +74,7 @@ async function renderFile(invoice: Invoice, ctx: JobContext): Promise<SdiFile> {
 /** Attempts exhausted, or a failure that no retry can mend: NOT_SENT, and the client is told. The job stays in the DLQ. */
 export async function giveUpSending({ invoiceId }: Payload, ctx: JobContext, error: Error): Promise<void> {
   const moved = await transitionInvoice(ctx.db, invoiceId, 'INTERNAL_INVOICE_NOT_SENT', {
-    actor: 'worker:sdi-send',
+    actor: actors.worker('sdi-send'),
     details: { reason: error.message, attempts: ctx.job.attempt },
   });
   if (moved.moved) await notifyInvoiceStatus(ctx, (await findInvoice(ctx.db, invoiceId))!);
