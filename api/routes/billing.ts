@@ -7,9 +7,9 @@ import type { AppContext } from '../../queues/context.js';
 import { newId } from '../../shared/platform/ids.js';
 import { requireOperator } from '../auth.js';
 import { notFound } from '../errors.js';
-import { pageQuery, toPageArgs } from '../paging.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { actors } from '../../shared/access/actors.js';
+import { pageQuery, toPageArgs } from '../../shared/platform/pagination.js';
 
 const runRequest = z.object({
   /** Invoices due by this date are charged; by default today's date in BILLING_TZ. */

@@ -4,8 +4,8 @@ import type { AppContext } from '../../queues/context.js';
 import { customerInputSchema, findVisibleCustomer, insertCustomer, listCustomers } from '../../shared/access/customers.js';
 import { requireOperator } from '../auth.js';
 import { ApiError, notFound } from '../errors.js';
-import { pageQuery, toPageArgs } from '../paging.js';
 import { parseBody, parseQuery } from '../validate.js';
+import { pageQuery, toPageArgs } from '../../shared/platform/pagination.js';
 
 export function customersRoutes(router: Router, ctx: AppContext): void {
 

@@ -13,9 +13,9 @@ import { canAccessCustomer } from '../../shared/access/principal.js';
 import { findSdiFileByInvoice, type SdiFile } from '../../shared/sdi/files.js';
 import { ApiError, notFound } from '../errors.js';
 import { assertCallbackUrl, requireCustomer } from '../guards.js';
-import { pageQuery, toPageArgs } from '../paging.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { invoiceId, invoiceFromDocument, invoiceView, type InvoiceKind } from '../../shared/invoices/invoice.js';
+import { pageQuery, toPageArgs } from '../../shared/platform/pagination.js';
 
 const listQuery = pageQuery.extend({
   status: z.enum(INVOICE_STATUSES).optional(),

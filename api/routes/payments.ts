@@ -10,9 +10,9 @@ import { findPayment, findVisiblePayment, insertPayment, listPayments, PAYMENT_R
 import { ApiError, notFound } from '../errors.js';
 import { requireCustomer } from '../guards.js';
 import { idempotent, KEY_PATTERN, requestFingerprint, type KeyUse, type StoredResponse } from '../idempotency.js';
-import { pageQuery, toPageArgs } from '../paging.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { chargeKeys } from '../../shared/billing/charge-path.js';
+import { pageQuery, toPageArgs } from '../../shared/platform/pagination.js';
 
 /** A date (whole day, UTC) or an instant. */
 const instant = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);

@@ -15,8 +15,8 @@ import {
 } from '../../shared/access/users.js';
 import { requireOperator } from '../auth.js';
 import { ApiError, notFound } from '../errors.js';
-import { pageQuery, toPageArgs } from '../paging.js';
 import { parseBody, parseQuery } from '../validate.js';
+import { pageQuery, toPageArgs } from '../../shared/platform/pagination.js';
 
 // With requireOperator ahead of the handler, express's types no longer read the parameter names from the path.
 type Params<K extends string> = Request<Record<K, string>>;

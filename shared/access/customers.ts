@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { nowIso, toIso } from '../platform/db.js';
 import { newId } from '../platform/ids.js';
-import { keysetPage, toPage, type Page } from '../platform/pagination.js';
+import { keysetPage, toPage, type Page, type PageArgs } from '../platform/pagination.js';
 import { scopeToCustomers, type Principal } from './principal.js';
 
 const latin = (max: number) => z.string().min(1).max(max).regex(/^[\x20-\x7e\xa0-\xff]+$/, 'only Latin-1 characters');
@@ -115,7 +115,7 @@ export async function findVisibleCustomer(db: Knex, principal: Principal, id: st
 export async function listCustomers(
   db: Knex,
   principal: Principal,
-  page: { limit: number; after?: { createdAt: string; id: string } },
+  page: PageArgs,
 ): Promise<Page<Customer>> {
   const query = scopeToCustomers(db('customers').select('customers.*'), db, principal, 'customers.id');
   const rows: Row[] = await keysetPage(query, 'customers', page.limit, page.after);

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { isUniqueViolation } from '../platform/errors/unique-violation.js';
 import { nowIso, toIso } from '../platform/db.js';
 import { newId } from '../platform/ids.js';
-import { keysetPage, MAX_LIMIT, toPage, type Page } from '../platform/pagination.js';
+import { keysetPage, MAX_LIMIT, toPage, type Page, type PageArgs } from '../platform/pagination.js';
 import type { Principal, Role } from './principal.js';
 
 export interface NewUser {
@@ -166,7 +166,7 @@ export async function findUser(db: Knex, id: string): Promise<User | undefined> 
   return row ? (await withLinksAndKeys(db, [row]))[0] : undefined;
 }
 
-export async function listUsers(db: Knex, page: { limit: number; after?: { createdAt: string; id: string } }): Promise<Page<User>> {
+export async function listUsers(db: Knex, page: PageArgs): Promise<Page<User>> {
   const rows: Row[] = await keysetPage(db('users').select('users.*'), 'users', page.limit, page.after);
   return toPage(await withLinksAndKeys(db, rows), page.limit);
 }

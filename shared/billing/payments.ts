@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { nowIso, toIso, toNumber } from '../platform/db.js';
 import { newId, stableId } from '../platform/ids.js';
 import { formatCents } from '../platform/money.js';
-import { keysetPage, toPage, type Page } from '../platform/pagination.js';
+import { keysetPage, toPage, type Page, type PageArgs } from '../platform/pagination.js';
 import { scopeToCustomers, type Principal } from '../access/principal.js';
 
 /** DECLINED: the balance did not allow this attempt and another is scheduled; FAILED: it is over. */
@@ -156,7 +156,7 @@ export async function listPayments(
   db: Knex,
   principal: Principal,
   filters: PaymentFilters,
-  page: { limit: number; after?: { createdAt: string; id: string } },
+  page: PageArgs,
 ): Promise<Page<Payment>> {
   const query = scopeToCustomers(db('payments').select('payments.*'), db, principal, 'payments.customer_id');
   if (filters.from) query.where('payments.created_at', '>=', filters.from);

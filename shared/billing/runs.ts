@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { Actor } from '../access/actors.js';
 import { nowIso, returnedId, toIso, toNumber } from '../platform/db.js';
 import { stableId } from '../platform/ids.js';
-import { keysetPage, toPage, type Page } from '../platform/pagination.js';
+import { keysetPage, toPage, type Page, type PageArgs } from '../platform/pagination.js';
 import { isOperator, scopeToCustomers, type Principal } from '../access/principal.js';
 
 /** Runs within a day of each other never take each other's invoices; after that, a run's unsettled invoices are free again. */
@@ -167,7 +167,7 @@ export async function billingRunView(db: Knex, principal: Principal, run: Billin
   };
 }
 
-export async function listBillingRuns(db: Knex, page: { limit: number; after?: { createdAt: string; id: string } }): Promise<Page<BillingRunRow>> {
+export async function listBillingRuns(db: Knex, page: PageArgs): Promise<Page<BillingRunRow>> {
   const rows: Row[] = await keysetPage(db('billing_runs').select('billing_runs.*'), 'billing_runs', page.limit, page.after);
   return toPage(rows.map(toRun), page.limit);
 }

@@ -4,7 +4,7 @@ import { isUniqueViolation } from '../platform/errors/unique-violation.js';
 import { nowIso, toIso, toNumber } from '../platform/db.js';
 import type { Actor } from '../access/actors.js';
 import { scopeToCustomers, type Principal } from '../access/principal.js';
-import { keysetPage, toPage, type Page } from '../platform/pagination.js';
+import { keysetPage, toPage, type Page, type PageArgs } from '../platform/pagination.js';
 import { invoiceFromDocument, type Invoice, type InvoiceEvent, type InvoiceKind, type InvoiceLine, type NewInvoice } from './invoice.js';
 import { canTransition, type InvoiceStatus, type PaymentStatus } from './status.js';
 
@@ -190,7 +190,7 @@ export async function listInvoices(
   db: Knex,
   principal: Principal,
   filters: InvoiceFilters,
-  page: { limit: number; after?: { createdAt: string; id: string } },
+  page: PageArgs,
 ): Promise<Page<Invoice>> {
   const query = db('invoices').select('invoices.*');
   scopeToCustomers(query, db, principal, 'invoices.customer_id');

@@ -1,5 +1,6 @@
-// Keyset pagination for lists: newest first by (created_at, id), an opaque cursor, `limit` from 1 to 500.
+// Keyset pagination for lists: the `limit` and `cursor` every list takes, newest first by (created_at, id), an opaque cursor.
 import type { Knex } from 'knex';
+import { z } from 'zod';
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 500;
@@ -12,6 +13,12 @@ export interface Page<T> {
 interface CursorKey {
   createdAt: string;
   id: string;
+}
+
+/** A page as a list asks for it: how many, and after which row. */
+export interface PageArgs {
+  limit: number;
+  after?: CursorKey;
 }
 
 export function encodeCursor(key: CursorKey): string {
@@ -50,4 +57,17 @@ export function toPage<T extends CursorKey>(rows: T[], limit: number): Page<T> {
   const data = rows.slice(0, limit);
   const last = data[data.length - 1];
   return { data, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+}
+
+/** The query parameters every list takes: `limit` from 1 to 500 (50 unless given), and the `cursor` of the previous page. */
+export const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT),
+  cursor: z
+    .string()
+    .optional()
+    .refine((c) => c === undefined || decodeCursor(c) !== undefined, 'not a cursor from a previous page'),
+});
+
+export function toPageArgs(query: z.output<typeof pageQuery>): PageArgs {
+  return { limit: query.limit, after: query.cursor ? decodeCursor(query.cursor) : undefined };
 }

@@ -5,15 +5,14 @@ import { nowIso } from '../../shared/platform/db.js';
 import { hashApiKey } from '../../shared/access/users.js';
 import { addUser } from '../helpers/fixtures.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('API key cache', () => {
+  const opened = closedAfterEach();
   let system: TestSystem;
-  afterEach(async () => {
-    await system.close();
-  });
 
   async function revokeAfterFirstUse(cacheSeconds: string) {
-    system = await createTestSystem({ AUTH_CACHE_SECONDS: cacheSeconds });
+    system = opened(await createTestSystem({ AUTH_CACHE_SECONDS: cacheSeconds }));
     const { apiKey, auth } = await addUser(system.ctx.db, 'operator');
     await request(system.app).get('/v1/customers').set('Authorization', auth).expect(200);
     await system.ctx.db('api_keys').where({ key_hash: hashApiKey(apiKey) }).update({ revoked_at: nowIso() });

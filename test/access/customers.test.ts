@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { addUser } from '../helpers/fixtures.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 const buyer = {
   id: 'acme-it',
@@ -16,14 +17,12 @@ const buyer = {
 };
 
 describe('customers', () => {
+  const opened = closedAfterEach();
   let system: TestSystem;
   let operator: { auth: string };
   beforeEach(async () => {
-    system = await createTestSystem();
+    system = opened(await createTestSystem());
     operator = await addUser(system.ctx.db, 'operator');
-  });
-  afterEach(async () => {
-    await system.close();
   });
 
   it('creates a customer and reads it back', async () => {

@@ -8,8 +8,10 @@ import { insertPendingInvoices } from '../helpers/billing.js';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('scoping by customer', () => {
+  const opened = closedAfterEach();
   let system: TestSystem;
   let mine: string;
   let theirs: string;
@@ -17,14 +19,11 @@ describe('scoping by customer', () => {
   let operator: { userId: string; auth: string };
 
   beforeEach(async () => {
-    system = await createTestSystem();
+    system = opened(await createTestSystem());
     mine = await addCustomer(system.ctx.db);
     theirs = await addCustomer(system.ctx.db);
     client = await addUser(system.ctx.db, 'client', [mine]);
     operator = await addUser(system.ctx.db, 'operator');
-  });
-  afterEach(async () => {
-    await system.close();
   });
 
   const get = (path: string, auth: string) => request(system.app).get(path).set('Authorization', auth);

@@ -3,8 +3,10 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { addCustomer, addUser } from '../helpers/fixtures.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('users API', () => {
+  const opened = closedAfterEach();
   let system: TestSystem;
   let operator: { auth: string };
   let customerA: string;
@@ -12,13 +14,10 @@ describe('users API', () => {
 
   beforeEach(async () => {
     // No auth cache: a link, an unlink or a revocation must show on the very next request.
-    system = await createTestSystem({ AUTH_CACHE_SECONDS: '0' });
+    system = opened(await createTestSystem({ AUTH_CACHE_SECONDS: '0' }));
     operator = await addUser(system.ctx.db, 'operator');
     customerA = await addCustomer(system.ctx.db);
     customerB = await addCustomer(system.ctx.db);
-  });
-  afterEach(async () => {
-    await system.close();
   });
 
   const api = () => request(system.app);

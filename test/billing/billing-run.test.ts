@@ -1,14 +1,15 @@
 // The billing run: keyset pages of due PENDING invoices, charge jobs in bulk under deterministic ids, live counts.
 import { expect } from 'chai';
 import request from 'supertest';
+import { upsertJobSchedulers } from '../../queues/schedules.js';
+import { scheduledBillingRunId } from '../../shared/billing/runs.js';
 import { createBillingTestSystem, insertPendingInvoices, type BillingTestSystem } from '../helpers/billing.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('billing run', () => {
+  const opened = closedAfterEach();
   let t: BillingTestSystem;
-  afterEach(async () => {
-    await t.close();
-  });
 
   const api = () => request(t.system.app);
   const startRun = async (body: object = {}) =>
@@ -21,7 +22,7 @@ describe('billing run', () => {
     }, { what: `run ${id} ${String(status)}`, timeoutMs });
 
   it('charges the PENDING invoices due by the cutoff, and only those; the run and the payments show it', async () => {
-    t = await createBillingTestSystem();
+    t = opened(await createBillingTestSystem());
     const due = await insertPendingInvoices(t.system.ctx.db, { customerId: t.customerId, count: 3, dueDate: '2026-11-01' });
     const later = await insertPendingInvoices(t.system.ctx.db, { customerId: t.customerId, count: 1, dueDate: '2026-12-15' });
     await insertPendingInvoices(t.system.ctx.db, { customerId: t.customerId, count: 1, paymentStatus: 'PAID' });
@@ -43,7 +44,7 @@ describe('billing run', () => {
   });
 
   it('pages through thousands of invoices, and two overlapping runs enqueue each one once', async () => {
-    t = await createBillingTestSystem();
+    t = opened(await createBillingTestSystem());
     const ids = await insertPendingInvoices(t.system.ctx.db, { customerId: t.customerId, count: 2_500 });
     // Two billing workers, so the two runs really page at the same time.
     t.system.startWorkers(['billing']);
@@ -70,8 +71,34 @@ describe('billing run', () => {
     expect((await runReaches(third.id, 'completed')).counts).to.include({ selected: 0, enqueued: 0 });
   });
 
+  it('runs from the job scheduler’s own job, which carries no run id, end to end', async () => {
+    // Every second rather than monthly: the scheduler's job is the same whatever the pattern.
+    t = opened(await createBillingTestSystem({ BILLING_CRON: '* * * * * *' }));
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const due = await insertPendingInvoices(t.system.ctx.db, { customerId: t.customerId, count: 3, dueDate: yesterday });
+    t.system.startWorkers(['billing', 'charge']);
+    await upsertJobSchedulers(t.system.ctx.queues, t.system.config);
+
+    const scheduled = await waitFor(async () => {
+      const runs = (await api().get('/v1/billing/runs').set('Authorization', t.operator.auth).expect(200)).body.data as { id: string; requestedBy: string; status: string }[];
+      return runs.find((r) => r.requestedBy === 'scheduler' && r.status === 'completed' && r);
+    }, { what: 'a scheduled run to complete', timeoutMs: 15_000 });
+    await t.system.ctx.queues.get('billing').removeJobScheduler('billing-run');
+
+    expect(scheduled.id).to.be.a('string');
+    const run = await readRun(scheduled.id);
+    expect(run.counts).to.include({ selected: 3, enqueued: 3, paid: 3, failed: 0, pending: 0 });
+    expect(run.cutoffDate).to.equal(new Date().toISOString().slice(0, 10));
+    expect(t.sandbox.ledger.entries().map((e) => e.reference).sort()).to.deep.equal([...due].sort());
+    // The job that did it was the scheduler's: no run id in its data, the run's id derived from its job id.
+    const jobs = await t.system.ctx.queues.get('billing').getJobs(['completed']);
+    const job = jobs.find((j) => (j.returnvalue as { runId?: string } | undefined)?.runId === scheduled.id);
+    expect(job?.data).to.deep.equal({});
+    expect(scheduledBillingRunId(job!.id!)).to.equal(scheduled.id);
+  });
+
   it('lists runs newest first, and refuses a run to clients', async () => {
-    t = await createBillingTestSystem();
+    t = opened(await createBillingTestSystem());
     const older = await startRun();
     const newer = await startRun();
     const list = (await api().get('/v1/billing/runs').set('Authorization', t.operator.auth).expect(200)).body;

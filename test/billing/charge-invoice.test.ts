@@ -5,17 +5,15 @@ import { jobIds } from '../../queues/jobs.js';
 import { findInvoice } from '../../shared/invoices/store.js';
 import { createBillingTestSystem, insertPendingInvoices, type BillingTestSystem } from '../helpers/billing.js';
 import { waitFor } from '../helpers/wait.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('charging an invoice', () => {
+  const opened = closedAfterEach();
   let t: BillingTestSystem;
   let events: QueueEvents;
 
-  afterEach(async () => {
-    await t.close();
-  });
-
   async function setUp(env: Record<string, string> = {}, balance?: number) {
-    t = await createBillingTestSystem(env, { balance });
+    t = opened(await createBillingTestSystem(env, { balance }));
     events = await t.system.events('charge');
   }
   const db = () => t.system.ctx.db;

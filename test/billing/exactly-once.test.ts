@@ -4,6 +4,7 @@ import request from 'supertest';
 import { createBillingTestSystem, insertPendingInvoices, type BillingTestSystem } from '../helpers/billing.js';
 import { addCustomer } from '../helpers/fixtures.js';
 import { waitFor } from '../helpers/wait.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 import { killWorkerProcess, startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 
 const INVOICES = 2_000;
@@ -11,23 +12,13 @@ const INVOICES = 2_000;
 const BROKE = 200;
 
 describe('exactly once under fire (slow)', () => {
+  const opened = closedAfterEach();
   let t: BillingTestSystem;
-  let steady: WorkerProcess | undefined;
-  let victim: WorkerProcess | undefined;
-  let firing: Promise<void> | undefined;
-  let ceaseFire = () => {};
-
-  afterEach(async () => {
-    ceaseFire();
-    await firing;
-    await Promise.all([killWorkerProcess(victim), killWorkerProcess(steady)]);
-    await t.close();
-  });
 
   it('charges every PAID invoice exactly once and no other, whatever dies', async function () {
     this.timeout(180_000);
     // 10% of calls fail as network errors: half answer 503 before charging, half charge and lose the answer.
-    t = await createBillingTestSystem({}, { sandbox: { latencyMs: [0, 40], rates: { serverError: 0.05, timeout: 0.05 }, timeoutHoldMs: 2_000 } });
+    t = opened(await createBillingTestSystem({}, { sandbox: { latencyMs: [0, 40], rates: { serverError: 0.05, timeout: 0.05 }, timeoutHoldMs: 2_000 } }));
     const { db } = t.system.ctx;
     const broke = await addCustomer(db);
     t.sandbox.ledger.setAccount(broke, { balance: 0, currency: 'EUR' });
@@ -44,14 +35,15 @@ describe('exactly once under fire (slow)', () => {
       DUNNING_DAYS: '0.00001',
       LOG_LEVEL: 'warn',
     };
-    steady = startWorkerProcess(t.system, env);
+    const steady = startWorkerProcess(t.system, env);
     // The victim works for one second once it is up, dies by SIGKILL, and starts again; it logs each charge,
     // to show it took part.
     const victims: WorkerProcess[] = [];
+    let victim: WorkerProcess | undefined;
     let kills = 0;
     let fire = true;
-    ceaseFire = () => (fire = false);
-    firing = (async () => {
+    const ceaseFire = () => (fire = false);
+    const firing = (async () => {
       while (fire) {
         victim = startWorkerProcess(t.system, { ...env, LOG_LEVEL: 'info' });
         victims.push(victim);
@@ -61,6 +53,13 @@ describe('exactly once under fire (slow)', () => {
         kills++;
       }
     })();
+    opened({
+      async close() {
+        ceaseFire();
+        await firing;
+        await Promise.all([killWorkerProcess(victim), killWorkerProcess(steady)]);
+      },
+    });
 
     const startRun = async () =>
       (await request(t.system.app).post('/v1/billing/runs').set('Authorization', t.operator.auth).send({}).expect(202)).body.id as string;

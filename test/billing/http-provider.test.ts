@@ -6,6 +6,7 @@ import { PaymentSandbox } from '../../scripts/sandboxes/payment-provider.js';
 import { createHttpPaymentProvider } from '../../shared/billing/provider/http-provider.js';
 import { waitFor } from '../helpers/wait.js';
 import { CurrencyMismatchError, CustomerNotFoundError, NetworkError, type ChargeRequest } from '../../shared/billing/provider/provider.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 const request = (reference: string, overrides: Partial<ChargeRequest> = {}): ChargeRequest => ({
   customerId: 'cus_1',
@@ -24,15 +25,10 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 }
 
 describe('HTTP payment provider', () => {
-  const closers: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    await Promise.all(closers.splice(0).map((close) => close()));
-  });
+  const opened = closedAfterEach();
 
   async function sandbox(options: Parameters<typeof PaymentSandbox.start>[0] = {}): Promise<PaymentSandbox> {
-    const started = await PaymentSandbox.start({ accounts: { cus_1: { balance: 1000, currency: 'EUR' } }, ...options });
-    closers.push(() => started.close());
-    return started;
+    return opened(await PaymentSandbox.start({ accounts: { cus_1: { balance: 1000, currency: 'EUR' } }, ...options }));
   }
 
   it('charges, sending the Idempotency-Key header and the contract body', async () => {
@@ -136,9 +132,11 @@ describe('HTTP payment provider', () => {
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    closers.push(async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    opened({
+      async close() {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      },
     });
     const { port } = server.address() as AddressInfo;
     const provider = createHttpPaymentProvider({ baseUrl: `http://127.0.0.1:${port}/v1/`, timeoutMs: 5000 });

@@ -6,19 +6,18 @@ import { jobIds } from '../../queues/jobs.js';
 import { DependencyUnavailableError } from '../../shared/platform/errors/unavailable.js';
 import { addCustomer, addUser } from '../helpers/fixtures.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('Idempotency-Key', () => {
+  const opened = closedAfterEach();
   let system: TestSystem;
   let customerId: string;
   let client: { userId: string; auth: string };
 
   beforeEach(async () => {
-    system = await createTestSystem();
+    system = opened(await createTestSystem());
     customerId = await addCustomer(system.ctx.db);
     client = await addUser(system.ctx.db, 'client', [customerId]);
-  });
-  afterEach(async () => {
-    await system.close();
   });
 
   const body = (overrides: Record<string, unknown> = {}) => ({ customerId, amount: '12.50', currency: 'EUR', ...overrides });

@@ -8,6 +8,7 @@ import { createBillingTestSystem, type BillingTestSystem } from '../helpers/bill
 import { addCustomer, addUser } from '../helpers/fixtures.js';
 import { type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 interface PaymentJson {
   id: string;
@@ -27,17 +28,15 @@ interface PaymentJson {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('payments API', () => {
+  const opened = closedAfterEach();
   let billing: BillingTestSystem;
   let system: TestSystem;
   let client: { userId: string; auth: string };
 
   beforeEach(async () => {
-    billing = await createBillingTestSystem();
+    billing = opened(await createBillingTestSystem());
     system = billing.system;
     client = await addUser(system.ctx.db, 'client', [billing.customerId]);
-  });
-  afterEach(async () => {
-    await billing.close();
   });
 
   const post = (body: unknown, auth = client.auth) => request(system.app).post('/v1/payments').set('Authorization', auth).send(body as object);

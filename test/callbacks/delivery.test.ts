@@ -7,29 +7,26 @@ import { enqueueCallback, findMessage, listCallbacks } from '../../shared/callba
 import { rotateSecret, signingSecrets } from '../../shared/callbacks/secrets.js';
 import { addUser } from '../helpers/fixtures.js';
 import { Receiver, type Responder } from '../helpers/receiver.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 
 describe('callback delivery', () => {
+  const opened = closedAfterEach();
   let system: TestSystem;
   let receiver: Receiver | undefined;
   let userId: string;
   let events: QueueEvents;
 
   async function setUp(env: Record<string, string> = {}) {
-    system = await createTestSystem(env);
+    receiver = undefined;
+    system = opened(await createTestSystem(env));
     ({ userId } = await addUser(system.ctx.db, 'client'));
     events = await system.events('callback');
   }
 
-  afterEach(async () => {
-    await receiver?.close();
-    receiver = undefined;
-    await system.close();
-  });
-
   /** Sends one message to the receiver and waits until its job has finished, one way or the other. */
   async function deliver(respond: Responder, url?: string): Promise<{ messageId: string; failed?: string }> {
-    receiver = await Receiver.start(respond);
+    receiver = opened(await Receiver.start(respond));
     const messageId = await enqueueCallback(system.ctx, {
       userId,
       url: url ?? receiver.url(),
@@ -111,19 +108,15 @@ describe('callback delivery', () => {
 
   it('follows no redirect, and gives up after the last attempt with the job left in the DLQ', async () => {
     await setUp({ CALLBACK_RETRY_SCHEDULE: '0.05' });
-    const elsewhere = await Receiver.start();
-    try {
-      const { messageId, failed } = await deliver(() => ({ status: 302, headers: { location: elsewhere.url('/stolen') } }));
-      expect(failed).to.contain('302');
-      expect(elsewhere.requests).to.have.length(0);
-      expect(receiver!.requests).to.have.length(2);
-      expect((await findMessage(system.ctx.db, messageId))?.status).to.equal('failed');
-      const [dead] = await system.ctx.queues.get('callback').getFailed();
-      expect(dead?.id).to.equal(jobIds.callback(messageId));
-      expect(dead?.attemptsMade).to.equal(2);
-    } finally {
-      await elsewhere.close();
-    }
+    const elsewhere = opened(await Receiver.start());
+    const { messageId, failed } = await deliver(() => ({ status: 302, headers: { location: elsewhere.url('/stolen') } }));
+    expect(failed).to.contain('302');
+    expect(elsewhere.requests).to.have.length(0);
+    expect(receiver!.requests).to.have.length(2);
+    expect((await findMessage(system.ctx.db, messageId))?.status).to.equal('failed');
+    const [dead] = await system.ctx.queues.get('callback').getFailed();
+    expect(dead?.id).to.equal(jobIds.callback(messageId));
+    expect(dead?.attemptsMade).to.equal(2);
   });
 
   it('abandons an attempt that takes longer than the timeout', async () => {
@@ -154,26 +147,22 @@ describe('callback delivery', () => {
   it('refuses at delivery an address the SSRF guard forbids, including a name that resolves to 127.0.0.1', async () => {
     await setUp({ CALLBACK_ALLOWED_HOSTS: 'hooks.example' });
     for (const host of ['127.0.0.1', 'localhost']) {
-      const probe = await Receiver.start();
-      try {
-        const messageId = await enqueueCallback(system.ctx, {
-          userId,
-          url: probe.url().replace('127.0.0.1', host),
-          type: 'invoice.status',
-          data: {},
-          resource: { type: 'invoice', id: 'inv-1' },
-          eventKey: host,
-        });
-        system.startWorkers(['callback']);
-        const job = await system.ctx.queues.get('callback').getJob(jobIds.callback(messageId));
-        const error = await job!.waitUntilFinished(events, 10_000).then(() => undefined, (err: Error) => err.message);
-        expect(error, host).to.contain('callback URL refused');
-        expect(probe.requests, host).to.have.length(0);
-        expect((await findMessage(system.ctx.db, messageId))?.status).to.equal('failed');
-        expect((await attempts(messageId))[0]?.error).to.match(/127\.0\.0\.1|::1/);
-      } finally {
-        await probe.close();
-      }
+      const probe = opened(await Receiver.start());
+      const messageId = await enqueueCallback(system.ctx, {
+        userId,
+        url: probe.url().replace('127.0.0.1', host),
+        type: 'invoice.status',
+        data: {},
+        resource: { type: 'invoice', id: 'inv-1' },
+        eventKey: host,
+      });
+      system.startWorkers(['callback']);
+      const job = await system.ctx.queues.get('callback').getJob(jobIds.callback(messageId));
+      const error = await job!.waitUntilFinished(events, 10_000).then(() => undefined, (err: Error) => err.message);
+      expect(error, host).to.contain('callback URL refused');
+      expect(probe.requests, host).to.have.length(0);
+      expect((await findMessage(system.ctx.db, messageId))?.status).to.equal('failed');
+      expect((await attempts(messageId))[0]?.error).to.match(/127\.0\.0\.1|::1/);
     }
   });
 });

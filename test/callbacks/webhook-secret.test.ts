@@ -4,16 +4,15 @@ import request from 'supertest';
 import { signingSecrets } from '../../shared/callbacks/secrets.js';
 import { addUser } from '../helpers/fixtures.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('webhook secret', () => {
+  const opened = closedAfterEach();
   let system: TestSystem;
   let client: { auth: string; userId: string };
   beforeEach(async () => {
-    system = await createTestSystem();
+    system = opened(await createTestSystem());
     client = await addUser(system.ctx.db, 'client');
-  });
-  afterEach(async () => {
-    await system.close();
   });
 
   it('creates a secret on first read and returns the same one after', async () => {

@@ -3,15 +3,16 @@ import { expect } from 'chai';
 import { createTestSystem } from '../helpers/system.js';
 import { DEMO_ACCOUNTS, DEMO_CUSTOMERS, DEMO_INVOICES, seedDevelopment, submitDemoInvoices } from '../../scripts/demo-data.js';
 import { findPrincipalByApiKey } from '../../shared/access/users.js';
+import { actors } from '../../shared/access/actors.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('development seed', () => {
+  const opened = closedAfterEach();
   let testDb: TestDb;
   beforeEach(async () => {
     testDb = await createTestDb();
-  });
-  afterEach(async () => {
-    await testDb.destroy();
+    opened({ close: () => testDb.destroy() });
   });
 
   it('runs twice with the same key without duplicating anything', async () => {
@@ -42,22 +43,20 @@ describe('development seed', () => {
 });
 
 describe('demo invoices', () => {
+  const opened = closedAfterEach();
+
   it('are valid documents, one per demo customer, submitted once however often npm start runs', async () => {
-    const system = await createTestSystem();
-    try {
-      const { operatorId } = await seedDevelopment(system.ctx.db);
-      expect(DEMO_INVOICES.map((i) => i.customerId).sort()).to.deep.equal(DEMO_CUSTOMERS.map((c) => c.id).sort());
-      expect(Object.keys(DEMO_ACCOUNTS).sort()).to.deep.equal(DEMO_CUSTOMERS.map((c) => c.id).sort());
-      expect(await submitDemoInvoices(system.ctx, operatorId)).to.equal(DEMO_INVOICES.length);
-      const events = await system.events('invoice-save');
-      system.startWorkers(['invoice-save']);
-      const jobs = await system.ctx.queues.get('invoice-save').getJobs(['waiting', 'active', 'completed']);
-      await Promise.all(jobs.map((j) => j.waitUntilFinished(events, 10_000)));
-      expect(await submitDemoInvoices(system.ctx, operatorId)).to.equal(0);
-      const pending = await system.ctx.db('invoices').select('payment_status').where({ created_by: `user:${operatorId}` });
-      expect(pending.map((r) => r.payment_status)).to.deep.equal(Array(DEMO_INVOICES.length).fill('PENDING'));
-    } finally {
-      await system.close();
-    }
+    const system = opened(await createTestSystem());
+    const { operatorId } = await seedDevelopment(system.ctx.db);
+    expect(DEMO_INVOICES.map((i) => i.customerId).sort()).to.deep.equal(DEMO_CUSTOMERS.map((c) => c.id).sort());
+    expect(Object.keys(DEMO_ACCOUNTS).sort()).to.deep.equal(DEMO_CUSTOMERS.map((c) => c.id).sort());
+    expect(await submitDemoInvoices(system.ctx, operatorId)).to.equal(DEMO_INVOICES.length);
+    const events = await system.events('invoice-save');
+    system.startWorkers(['invoice-save']);
+    const jobs = await system.ctx.queues.get('invoice-save').getJobs(['waiting', 'active', 'completed']);
+    await Promise.all(jobs.map((j) => j.waitUntilFinished(events, 10_000)));
+    expect(await submitDemoInvoices(system.ctx, operatorId)).to.equal(0);
+    const pending = await system.ctx.db('invoices').select('payment_status').where({ created_by: actors.user(operatorId) });
+    expect(pending.map((r) => r.payment_status)).to.deep.equal(Array(DEMO_INVOICES.length).fill('PENDING'));
   });
 });

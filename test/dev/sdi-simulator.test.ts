@@ -10,6 +10,7 @@ import { loadConfig } from '../../shared/platform/config.js';
 import { parseSdiReceipt } from '../../shared/sdi/fatturapa/messages.js';
 import { createXsdValidator, MESSAGES_XSD } from '../../shared/sdi/fatturapa/xsd.js';
 import { createLogger } from '../../shared/platform/logger.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 import { Receiver } from '../helpers/receiver.js';
 
 const sample = readFileSync(new URL('../fixtures/fatturapa/IT01234567890_FPR01.xml', import.meta.url), 'utf8');
@@ -18,19 +19,17 @@ const validInvoice = sample.replaceAll('01234567890', '01234567897').replace('<C
 
 describe('SdI simulator', function () {
   this.timeout(20_000);
+  const opened = closedAfterEach();
   let api: Receiver;
   let simulator: SdiSimulator;
   let inboxDir: string;
   beforeEach(async () => {
-    api = await Receiver.start(() => ({ status: 202 }));
-    inboxDir = await mkdtemp(join(tmpdir(), 'antaeus-inbox-'));
+    api = opened(await Receiver.start(() => ({ status: 202 })));
+    const dir = await mkdtemp(join(tmpdir(), 'antaeus-inbox-'));
+    opened({ close: () => rm(dir, { recursive: true, force: true }) });
+    inboxDir = dir;
     const log = createLogger(loadConfig({ LOG_LEVEL: 'silent' }), 'test');
-    simulator = await SdiSimulator.start({ inboxDir, apiUrl: `http://127.0.0.1:${api.port}`, apiKey: 'ak_test', delayMs: 10, log });
-  });
-  afterEach(async () => {
-    await simulator.close();
-    await api.close();
-    await rm(inboxDir, { recursive: true, force: true });
+    simulator = opened(await SdiSimulator.start({ inboxDir, apiUrl: `http://127.0.0.1:${api.port}`, apiKey: 'ak_test', delayMs: 10, log }));
   });
 
   async function mail(fileName: string, xml: string) {

@@ -3,14 +3,13 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { handlers } from '../../workers/index.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('Bull Board', () => {
+  const opened = closedAfterEach();
   let system: TestSystem;
   beforeEach(async () => {
-    system = await createTestSystem({ ADMIN_USER: 'ops', ADMIN_PASSWORD: 'correct horse battery' });
-  });
-  afterEach(async () => {
-    await system.close();
+    system = opened(await createTestSystem({ ADMIN_USER: 'ops', ADMIN_PASSWORD: 'correct horse battery' }));
   });
 
   it('asks for credentials and refuses wrong ones', async () => {

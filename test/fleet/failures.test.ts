@@ -5,21 +5,20 @@ import { UnrecoverableError, type QueueEvents } from 'bullmq';
 import type { HandlerRegistry } from '../../workers/types.js';
 import { captureLogs, type LogLine } from '../helpers/logs.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('worker failures', () => {
   let system: TestSystem;
   let events: QueueEvents;
   let lines: LogLine[];
 
+  const opened = closedAfterEach();
   beforeEach(async () => {
-    system = await createTestSystem();
+    system = opened(await createTestSystem());
     ({ log: system.ctx.log, lines } = captureLogs());
     events = await system.events('reports');
   });
-  afterEach(async () => {
-    sinon.restore();
-    await system.close();
-  });
+  afterEach(() => sinon.restore());
 
   async function runToFailure(registry: Partial<HandlerRegistry>) {
     system.startWorkers(['reports'], registry);

@@ -4,33 +4,23 @@ import { jobIds } from '../../queues/jobs.js';
 import { enqueueCallback, findMessage } from '../../shared/callbacks/messages.js';
 import { addUser } from '../helpers/fixtures.js';
 import { Receiver } from '../helpers/receiver.js';
-import { createTestSystem, type TestSystem } from '../helpers/system.js';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
+import { createTestSystem } from '../helpers/system.js';
+import { startWorkerProcess } from '../helpers/worker-process.js';
 
 describe('graceful shutdown', () => {
-  let system: TestSystem;
-  let receiver: Receiver;
-  let worker: WorkerProcess | undefined;
-
-  afterEach(async () => {
-    if (worker && worker.child.exitCode === null) {
-      worker.child.kill('SIGKILL');
-      await worker.exited;
-    }
-    await receiver.close();
-    await system.close();
-  });
+  const opened = closedAfterEach();
 
   it('lets the job in flight finish after SIGTERM, then exits 0', async function () {
     this.timeout(30_000);
-    system = await createTestSystem();
+    const system = opened(await createTestSystem());
     const { userId } = await addUser(system.ctx.db, 'client');
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
-    receiver = await Receiver.start(async () => {
+    const receiver = opened(await Receiver.start(async () => {
       await held;
       return { status: 200 };
-    });
+    }));
     const messageId = await enqueueCallback(system.ctx, {
       userId,
       url: receiver.url(),
@@ -40,7 +30,7 @@ describe('graceful shutdown', () => {
       eventKey: 'x',
     });
 
-    worker = startWorkerProcess(system, { WORKER_QUEUES: 'callback', SHUTDOWN_GRACE_MS: '15000' });
+    const worker = opened(startWorkerProcess(system, { WORKER_QUEUES: 'callback', SHUTDOWN_GRACE_MS: '15000' }));
     await receiver.waitForRequests(1, 15_000);
     worker.child.kill('SIGTERM');
     await worker.logged(/SIGTERM: shutting down/);

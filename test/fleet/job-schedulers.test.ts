@@ -2,15 +2,14 @@
 import { expect } from 'chai';
 import { upsertJobSchedulers } from '../../queues/schedules.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('job schedulers', () => {
+  const opened = closedAfterEach();
   let system: TestSystem;
-  afterEach(async () => {
-    await system.close();
-  });
 
   it('runs dlq-report and invoice-report every REPORTS_EVERY_MINUTES, once however often it is upserted', async () => {
-    system = await createTestSystem({ REPORTS_EVERY_MINUTES: '15' });
+    system = opened(await createTestSystem({ REPORTS_EVERY_MINUTES: '15' }));
     await upsertJobSchedulers(system.ctx.queues, system.config);
     await upsertJobSchedulers(system.ctx.queues, system.config);
     const schedulers = await system.ctx.queues.get('reports').getJobSchedulers();
@@ -26,16 +25,14 @@ describe('job schedulers', () => {
 });
 
 describe('billing scheduler', () => {
+  const opened = closedAfterEach();
   let system: TestSystem;
-  afterEach(async () => {
-    await system.close();
-  });
 
   const inZone = (millis: number, timeZone: string) =>
     new Intl.DateTimeFormat('en-GB', { timeZone, day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(millis);
 
   it('runs billing-run next on the 1st at midnight in BILLING_TZ, whatever the zone', async () => {
-    system = await createTestSystem({ BILLING_TZ: 'Europe/Rome' });
+    system = opened(await createTestSystem({ BILLING_TZ: 'Europe/Rome' }));
     await upsertJobSchedulers(system.ctx.queues, system.config);
     const scheduler = await system.ctx.queues.get('billing').getJobScheduler('billing-run');
     expect(scheduler).to.include({ name: 'billing-run', pattern: '0 0 1 * *', tz: 'Europe/Rome' });

@@ -10,6 +10,8 @@ export interface WorkerProcess {
   /** Resolves once a log line matches. */
   logged(msg: RegExp): Promise<void>;
   exited: Promise<number | null>;
+  /** SIGKILL if it still runs, and wait until it is gone. */
+  close(): Promise<void>;
 }
 
 export function startWorkerProcess(system: TestSystem, env: Record<string, string>): WorkerProcess {
@@ -37,7 +39,8 @@ export function startWorkerProcess(system: TestSystem, env: Record<string, strin
       if (lines.some((l) => msg.test(l))) resolve();
       else waiters.push({ msg, resolve });
     });
-  return { child, lines, logged, exited };
+  const worker: WorkerProcess = { child, lines, logged, exited, close: () => killWorkerProcess(worker) };
+  return worker;
 }
 
 /** SIGKILL, and wait until it is gone. */

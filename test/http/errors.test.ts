@@ -3,19 +3,18 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('API errors', () => {
+  const opened = closedAfterEach();
   let system: TestSystem;
   let customerId: string;
   let operator: { auth: string };
 
   beforeEach(async () => {
-    system = await createTestSystem();
+    system = opened(await createTestSystem());
     customerId = await addCustomer(system.ctx.db);
     operator = await addUser(system.ctx.db, 'operator');
-  });
-  afterEach(async () => {
-    await system.close();
   });
 
   const post = (path: string, auth = operator.auth) => request(system.app).post(path).set('Authorization', auth);
@@ -69,7 +68,7 @@ describe('API errors', () => {
   });
 
   it('answers 400 for a callback URL pointing inside the network', async () => {
-    const strict = await createTestSystem({ CALLBACK_ALLOWED_HOSTS: 'hooks.example' });
+    const strict = opened(await createTestSystem({ CALLBACK_ALLOWED_HOSTS: 'hooks.example' }));
     try {
       const key = await addUser(strict.ctx.db, 'operator');
       const customer = await addCustomer(strict.ctx.db);

@@ -6,14 +6,13 @@ import { addUser } from '../helpers/fixtures.js';
 import { captureLogs } from '../helpers/logs.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('request log', () => {
+  const opened = closedAfterEach();
   let system: TestSystem;
   beforeEach(async () => {
-    system = await createTestSystem();
-  });
-  afterEach(async () => {
-    await system.close();
+    system = opened(await createTestSystem());
   });
 
   function capture() {

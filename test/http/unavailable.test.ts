@@ -8,6 +8,7 @@ import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
 import { RedisServer } from '../helpers/redis.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('dependencies down', () => {
   let redis: RedisServer;
@@ -15,15 +16,13 @@ describe('dependencies down', () => {
   let customerId: string;
   let auth: string;
 
+  const opened = closedAfterEach();
   beforeEach(async () => {
     redis = await RedisServer.start();
-    system = await createTestSystem({}, { redisUrl: redis.url });
+    opened({ close: () => redis.stop() });
+    system = opened(await createTestSystem({}, { redisUrl: redis.url }));
     customerId = await addCustomer(system.ctx.db);
     ({ auth } = await addUser(system.ctx.db, 'operator'));
-  });
-  afterEach(async () => {
-    await system.close();
-    await redis.stop();
   });
 
   const submit = () => request(system.app).post('/v1/invoices').set('Authorization', auth).send(invoiceBody(customerId));

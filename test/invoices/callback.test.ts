@@ -6,17 +6,15 @@ import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
 import { Receiver } from '../helpers/receiver.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('invoice status callbacks', () => {
+  const opened = closedAfterEach();
   let system: TestSystem;
   let receiver: Receiver;
   beforeEach(async () => {
-    system = await createTestSystem();
-    receiver = await Receiver.start();
-  });
-  afterEach(async () => {
-    await receiver.close();
-    await system.close();
+    system = opened(await createTestSystem());
+    receiver = opened(await Receiver.start());
   });
 
   it('tells the submitting client the saved status, signed with its own secret', async () => {

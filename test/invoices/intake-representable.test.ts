@@ -3,18 +3,17 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('what the SdI can represent', () => {
+  const opened = closedAfterEach();
   let system: TestSystem;
   let customerId: string;
   let auth: string;
   beforeEach(async () => {
-    system = await createTestSystem();
+    system = opened(await createTestSystem());
     customerId = await addCustomer(system.ctx.db);
     auth = (await addUser(system.ctx.db, 'operator')).auth;
-  });
-  afterEach(async () => {
-    await system.close();
   });
 
   const fields = async (overrides: Record<string, unknown>) => {

@@ -4,19 +4,18 @@ import request from 'supertest';
 import { jobIds } from '../../queues/jobs.js';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('invoice intake', () => {
+  const opened = closedAfterEach();
   let system: TestSystem;
   let customerId: string;
   let operator: { auth: string; userId: string };
 
   beforeEach(async () => {
-    system = await createTestSystem();
+    system = opened(await createTestSystem());
     customerId = await addCustomer(system.ctx.db);
     operator = await addUser(system.ctx.db, 'operator');
-  });
-  afterEach(async () => {
-    await system.close();
   });
 
   const post = (path: string, body: object, auth = operator.auth) =>

@@ -6,14 +6,14 @@ import { findInvoice, insertNewInvoice, listInvoiceEvents, listInvoiceLines, tra
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { invoiceBody } from '../helpers/fixtures.js';
 import { invoiceId } from '../../shared/invoices/invoice.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('invoice persistence', () => {
+  const opened = closedAfterEach();
   let testDb: TestDb;
   beforeEach(async () => {
     testDb = await createTestDb();
-  });
-  afterEach(async () => {
-    await testDb.destroy();
+    opened({ close: () => testDb.destroy() });
   });
 
   const accept = (customerId = 'cust-1', overrides: Record<string, unknown> = {}) => {

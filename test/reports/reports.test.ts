@@ -14,17 +14,15 @@ import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
 import { invoiceId } from '../../shared/invoices/invoice.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('CSV reports', () => {
+  const opened = closedAfterEach();
   let system: TestSystem;
-  let reportsDir: string;
   beforeEach(async () => {
-    reportsDir = mkdtempSync(join(tmpdir(), 'antaeus-reports-'));
-    system = await createTestSystem({ REPORTS_DIR: reportsDir });
-  });
-  afterEach(async () => {
-    await system.close();
-    await rm(reportsDir, { recursive: true, force: true });
+    const reportsDir = mkdtempSync(join(tmpdir(), 'antaeus-reports-'));
+    opened({ close: () => rm(reportsDir, { recursive: true, force: true }) });
+    system = opened(await createTestSystem({ REPORTS_DIR: reportsDir }));
   });
 
   async function runReport(type: 'dlq-report' | 'invoice-report', auth: string): Promise<Record<string, string>[]> {

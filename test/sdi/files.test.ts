@@ -7,18 +7,18 @@ import { markSdiFileSent, prepareSdiFile, discardUnsentSdiFile, findSdiFileByInv
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { addCustomer, invoiceBody } from '../helpers/fixtures.js';
 import { invoiceId } from '../../shared/invoices/invoice.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 const transmitter = { country: 'IT', code: '01234567897' };
 
 describe('SdI files', () => {
+  const opened = closedAfterEach();
   let testDb: TestDb;
   let db: Knex;
   beforeEach(async () => {
     testDb = await createTestDb();
+    opened({ close: () => testDb.destroy() });
     db = testDb.db;
-  });
-  afterEach(async () => {
-    await testDb.destroy();
   });
 
   async function invoice(customerId: string, number: string): Promise<string> {

@@ -6,14 +6,13 @@ import { createXsdValidator, INVOICE_XSD } from '../../shared/sdi/fatturapa/xsd.
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
 import { createSdiTestSystem, type SdiTestSystem } from '../helpers/sdi.js';
 import { waitFor } from '../helpers/wait.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('SdI transmission through the simulator', () => {
+  const opened = closedAfterEach();
   let sdi: SdiTestSystem;
   beforeEach(async () => {
-    sdi = await createSdiTestSystem();
-  });
-  afterEach(async () => {
-    await sdi.close();
+    sdi = opened(await createSdiTestSystem());
   });
 
   async function submitAndSettle(customerId: string, auth: string) {

@@ -8,22 +8,21 @@ import { transitionInvoice } from '../../shared/invoices/store.js';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('SdI notifications', () => {
+  const opened = closedAfterEach();
   let system: TestSystem;
   let customerId: string;
   let auth: string;
   let events: QueueEvents;
 
   beforeEach(async () => {
-    system = await createTestSystem();
+    system = opened(await createTestSystem());
     customerId = await addCustomer(system.ctx.db);
     ({ auth } = await addUser(system.ctx.db, 'operator'));
     events = await system.events('invoice-save');
     system.startWorkers(['invoice-save']);
-  });
-  afterEach(async () => {
-    await system.close();
   });
 
   async function finished(jobId: string) {

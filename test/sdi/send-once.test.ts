@@ -6,14 +6,13 @@ import { findSdiFileByInvoice } from '../../shared/sdi/files.js';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
 import { createSdiTestSystem, type SdiTestSystem } from '../helpers/sdi.js';
 import { waitFor } from '../helpers/wait.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('sending to the SdI once', () => {
+  const opened = closedAfterEach();
   let sdi: SdiTestSystem;
   beforeEach(async () => {
-    sdi = await createSdiTestSystem({}, { simulatorDelayMs: 600_000 });
-  });
-  afterEach(async () => {
-    await sdi.close();
+    sdi = opened(await createSdiTestSystem({}, { simulatorDelayMs: 600_000 }));
   });
 
   it('does not mail the file again when the job runs after the message was accepted', async () => {

@@ -6,17 +6,15 @@ import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
 import { Receiver } from '../helpers/receiver.js';
 import { createSdiTestSystem, type SdiTestSystem } from '../helpers/sdi.js';
 import { waitFor } from '../helpers/wait.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('SMTP outage', () => {
+  const opened = closedAfterEach();
   let sdi: SdiTestSystem;
   let receiver: Receiver;
   beforeEach(async () => {
-    sdi = await createSdiTestSystem({ JOB_ATTEMPTS: 'sdi-send=3', SMTP_BREAKER_RESET_MS: '50' }, { smtpRunning: false });
-    receiver = await Receiver.start();
-  });
-  afterEach(async () => {
-    await receiver.close();
-    await sdi.close();
+    sdi = opened(await createSdiTestSystem({ JOB_ATTEMPTS: 'sdi-send=3', SMTP_BREAKER_RESET_MS: '50' }, { smtpRunning: false }));
+    receiver = opened(await Receiver.start());
   });
 
   it('ends NOT_SENT in the DLQ after its attempts, and a retry once SMTP is back sends it exactly once', async () => {

@@ -11,17 +11,16 @@ import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
 import { invoiceId } from '../../shared/invoices/invoice.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('SdI receipts as XML', function () {
+  const opened = closedAfterEach();
   this.timeout(20_000);
   let system: TestSystem;
   let operator: { auth: string; userId: string };
   beforeEach(async () => {
-    system = await createTestSystem();
+    system = opened(await createTestSystem());
     operator = await addUser(system.ctx.db, 'operator');
-  });
-  afterEach(async () => {
-    await system.close();
   });
 
   /** An invoice as the sdi-send worker leaves it: SENT, with its file. */
