@@ -3,7 +3,7 @@ import { enqueueCallback } from '../callbacks/messages.js';
 import { formatCents } from '../platform/money.js';
 import { invoiceCallbackTarget, type NotifyContext } from '../invoices/notify.js';
 import type { Payment } from './payments.js';
-import { type Invoice } from '../invoices/invoice.js';
+import type { Invoice } from '../invoices/invoice.js';
 
 /** One message per charge attempt (per idempotency key), with the invoice's payment status after it. */
 export async function notifyInvoicePayment(ctx: NotifyContext, invoice: Invoice, payment: Payment): Promise<void> {

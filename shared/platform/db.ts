@@ -10,8 +10,8 @@ export type Db = Knex;
 export interface DbOptions {
   /** A `postgres://` URL or a SQLite file path. */
   url: string;
-  /** PostgreSQL schema to use (tests give each run its own). */
-  schema?: string;
+  /** PostgreSQL schema (search_path) to use: tests give each run its own. */
+  pgSchema?: string;
   /** Where knex's own warnings go; without it they go to the console. */
   log?: Logger;
 }
@@ -30,7 +30,7 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);
 }
 
-export function knexConfig({ url, schema, log }: DbOptions): Knex.Config {
+export function knexConfig({ url, pgSchema, log }: DbOptions): Knex.Config {
   const migrations = { migrationSource };
   const logging = knexLog(log);
   if (isPostgresUrl(url)) {
@@ -38,7 +38,7 @@ export function knexConfig({ url, schema, log }: DbOptions): Knex.Config {
       client: 'pg',
       // A dead database must answer within the API's 2-second budget, not after knex's default minute.
       connection: { connectionString: url, connectionTimeoutMillis: 1500 },
-      searchPath: schema ? [schema] : undefined,
+      searchPath: pgSchema ? [pgSchema] : undefined,
       pool: { min: 0, max: 10 },
       acquireConnectionTimeout: 1500,
       migrations,

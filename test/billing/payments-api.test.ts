@@ -6,7 +6,7 @@ import { newId } from '../../shared/platform/ids.js';
 import { insertPayment, type NewPayment } from '../../shared/billing/payments.js';
 import { createBillingTestSystem, type BillingTestSystem } from '../helpers/billing.js';
 import { addCustomer, addUser } from '../helpers/fixtures.js';
-import { type TestSystem } from '../helpers/system.js';
+import type { TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
 

@@ -23,7 +23,7 @@ export async function createTestDb(): Promise<TestDb> {
     const admin = knexFactory({ client: 'pg', connection: pgUrl });
     await admin.raw('create schema ??', [schema]);
     await admin.destroy();
-    const db = createDb({ url: pgUrl, schema });
+    const db = createDb({ url: pgUrl, pgSchema: schema });
     await migrateLatest(db);
     const separator = pgUrl.includes('?') ? '&' : '?';
     return {

@@ -10,7 +10,7 @@ import { discardUnsentSdiFile, findSdiFileByInvoice, markSdiFileSent, markSdiFil
 import { sellerOf, transmitterOf } from '../../shared/sdi/seller.js';
 import type { JobContext } from '../types.js';
 import { notifyInvoiceStatus } from '../../shared/invoices/notify.js';
-import { type Invoice } from '../../shared/invoices/invoice.js';
+import type { Invoice } from '../../shared/invoices/invoice.js';
 import { actors } from '../../shared/access/actors.js';
 
 type Payload = JobData<'sdi-send', 'send'>;

@@ -4,7 +4,7 @@ import { create } from 'xmlbuilder2';
 import type { Seller } from '../seller.js';
 import type { Customer } from '../../access/customers.js';
 import { computeTotals, formatCents } from '../../platform/money.js';
-import { type Invoice, type InvoiceLine } from '../../invoices/invoice.js';
+import type { Invoice, InvoiceLine } from '../../invoices/invoice.js';
 
 export const FATTURAPA_NAMESPACE = 'http://ivaservizi.agenziaentrate.gov.it/docs/xsd/fatture/v1.2';
 
