@@ -1,6 +1,6 @@
 // Bearer API-key authentication for /v1 (with a short-lived cache of who a key is), and the operator-only guard.
-import type { Knex } from 'knex';
 import type { RequestHandler } from 'express';
+import type { Knex } from 'knex';
 import { LRUCache } from 'lru-cache';
 import type { Principal } from '../shared/access/principal.js';
 import { findPrincipalByApiKey } from '../shared/access/users.js';

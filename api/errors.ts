@@ -1,8 +1,8 @@
 // JSON errors for every failure: { error: { code, message, details } }, never a stack trace.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import type { Logger } from '../shared/platform/logger.js';
 import type { ZodError } from 'zod';
 import { isUnavailable } from '../shared/platform/errors/unavailable.js';
+import type { Logger } from '../shared/platform/logger.js';
 
 export class ApiError extends Error {
   override name = 'ApiError';

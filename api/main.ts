@@ -1,9 +1,9 @@
 // The `web` process: the HTTP API and Bull Board. It never processes jobs.
 import { randomBytes } from 'node:crypto';
 import { wireProcess } from '../queues/wiring.js';
+import { configOrExit, onShutdown } from '../shared/platform/process.js';
 import { ADMIN_PATH } from './admin.js';
 import { createApp } from './app.js';
-import { configOrExit, onShutdown } from '../shared/platform/process.js';
 
 const config = configOrExit();
 // Production requires ADMIN_PASSWORD (config.ts); elsewhere one is made up for this run and printed.

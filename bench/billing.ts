@@ -7,22 +7,22 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
-import { actors } from '../shared/access/actors.js';
 import { jobIds } from '../queues/jobs.js';
 import { queuePolicies } from '../queues/policy.js';
 import { defaultJobOptions } from '../queues/producer.js';
-import { PaymentSandbox } from '../scripts/sandboxes/payment-provider.js';
+import { wireProcess } from '../queues/wiring.js';
 import { freePort, RedisServer } from '../scripts/redis-server.js';
+import { PaymentSandbox } from '../scripts/sandboxes/payment-provider.js';
+import { actors } from '../shared/access/actors.js';
+import { chargeKeys } from '../shared/billing/charge-path.js';
+import { paymentIdForCharge } from '../shared/billing/payments.js';
+import { createHttpPaymentProvider } from '../shared/billing/provider/http-provider.js';
 import { createBillingRun } from '../shared/billing/runs.js';
 import { loadConfig } from '../shared/platform/config.js';
 import { createDb, migrateLatest, nowIso } from '../shared/platform/db.js';
 import { newId } from '../shared/platform/ids.js';
-import { createHttpPaymentProvider } from '../shared/billing/provider/http-provider.js';
 import { createProducerConnection, waitForRedis } from '../shared/platform/redis.js';
-import { wireProcess } from '../queues/wiring.js';
 import type { FromWorker, ToWorker, WorkerMode, WorkerReport } from './billing-worker.js';
-import { chargeKeys } from '../shared/billing/charge-path.js';
-import { paymentIdForCharge } from '../shared/billing/payments.js';
 
 const int = (name: string, fallback: number, min = 1): number => {
   const raw = process.env[name];

@@ -1,9 +1,9 @@
 // A server for bench/ingest.ts: `antaeus` (the real API) or `bare` (express 5 + queue.add), on PORT.
-import express from 'express';
 import { Queue } from 'bullmq';
+import express from 'express';
 import { createApp } from '../api/app.js';
-import { loadConfig } from '../shared/platform/config.js';
 import { wireProcess } from '../queues/wiring.js';
+import { loadConfig } from '../shared/platform/config.js';
 
 const mode = process.argv[2];
 const config = loadConfig(process.env);

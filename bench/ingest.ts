@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { createDb, migrateLatest } from '../shared/platform/db.js';
 import { freePort, RedisServer } from '../scripts/redis-server.js';
 import { insertCustomer } from '../shared/access/customers.js';
 import { addApiKey, insertUser, linkCustomer } from '../shared/access/users.js';
+import { createDb, migrateLatest } from '../shared/platform/db.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);

@@ -1,13 +1,12 @@
 // The development seed: demo customers of every FatturaPA kind, a demo operator with an API key, demo invoices to bill. Safe to run twice.
 import type { Knex } from 'knex';
-import type { CustomerInput } from '../shared/access/customers.js';
-import { insertCustomer } from '../shared/access/customers.js';
-import { addApiKey, findUserByUsername, insertUser } from '../shared/access/users.js';
 import { jobIds } from '../queues/jobs.js';
 import type { Queues } from '../queues/producer.js';
+import { insertCustomer, type CustomerInput } from '../shared/access/customers.js';
+import { addApiKey, findUserByUsername, insertUser } from '../shared/access/users.js';
 import { invoiceDocumentSchema, type InvoiceDocument } from '../shared/invoices/document.js';
-import { nowIso } from '../shared/platform/db.js';
 import { invoiceId } from '../shared/invoices/invoice.js';
+import { nowIso } from '../shared/platform/db.js';
 
 export const DEMO_OPERATOR = 'demo-operator';
 

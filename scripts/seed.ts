@@ -1,7 +1,7 @@
 // `npm run seed`: the development seed; prints the demo operator's API key.
 import { createDb, migrateLatest } from '../shared/platform/db.js';
-import { seedDevelopment } from './demo-data.js';
 import { configOrExit } from '../shared/platform/process.js';
+import { seedDevelopment } from './demo-data.js';
 
 const config = configOrExit();
 const db = createDb({ url: config.databaseUrl });

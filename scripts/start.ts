@@ -1,6 +1,6 @@
 // `npm start`: the whole system in one process on embedded defaults — migrations, seed, API, Bull Board and workers.
-import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';

@@ -1,13 +1,13 @@
 // The task list: every job name of every served queue, mapped to its handler.
 import { giveUpBilling, runBilling } from './billing/billing-run.js';
+import { deliverCallback, giveUpCallback } from './callback/deliver.js';
 import { chargeInvoice, giveUpCharging } from './charge/charge.js';
 import { chargeOneOffPayment, giveUpOneOffPayment } from './charge/one-off.js';
-import { applySdiNotification, giveUpSdiNotification } from './invoice-save/sdi-notification.js';
-import { deliverCallback, giveUpCallback } from './callback/deliver.js';
-import { writeDlqReport } from './reports/dlq-report.js';
-import { writeInvoiceReport } from './reports/invoice-report.js';
 import { saveExternalInvoice } from './invoice-save/external.js';
 import { saveInternalInvoice } from './invoice-save/internal.js';
+import { applySdiNotification, giveUpSdiNotification } from './invoice-save/sdi-notification.js';
+import { writeDlqReport } from './reports/dlq-report.js';
+import { writeInvoiceReport } from './reports/invoice-report.js';
 import { giveUpSending, sendToSdi } from './sdi-send/send.js';
 import type { HandlerRegistry } from './types.js';
 

@@ -1,6 +1,6 @@
 // What a job handler is: a plain async function of its payload and a context, plus an optional give-up hook.
-import type { JobData, JobName, QueueName } from '../queues/jobs.js';
 import type { AppContext } from '../queues/context.js';
+import type { JobData, JobName, QueueName } from '../queues/jobs.js';
 import type { WorkerServices } from './services.js';
 
 /** What a worker process hands its handlers: the shared dependencies plus the services built for the fleet. */

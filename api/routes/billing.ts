@@ -1,15 +1,15 @@
 // Billing-run routes: operators start a run now; everyone follows runs, with counts over the customers they may see.
 import type { Router } from 'express';
 import { z } from 'zod';
-import { jobIds } from '../../queues/jobs.js';
-import { billingRunView, createBillingRun, deleteQueuedRun, findBillingRun, listBillingRuns, localDate } from '../../shared/billing/runs.js';
 import type { AppContext } from '../../queues/context.js';
+import { jobIds } from '../../queues/jobs.js';
+import { actors } from '../../shared/access/actors.js';
+import { billingRunView, createBillingRun, deleteQueuedRun, findBillingRun, listBillingRuns, localDate } from '../../shared/billing/runs.js';
 import { newId } from '../../shared/platform/ids.js';
+import { pageQuery, toPageArgs } from '../../shared/platform/pagination.js';
 import { requireOperator } from '../auth.js';
 import { notFound } from '../errors.js';
 import { parseBody, parseQuery } from '../validate.js';
-import { actors } from '../../shared/access/actors.js';
-import { pageQuery, toPageArgs } from '../../shared/platform/pagination.js';
 
 const runRequest = z.object({
   /** Invoices due by this date are charged; by default today's date in BILLING_TZ. */

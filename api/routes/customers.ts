@@ -2,10 +2,10 @@
 import type { Router } from 'express';
 import type { AppContext } from '../../queues/context.js';
 import { customerInputSchema, findVisibleCustomer, insertCustomer, listCustomers } from '../../shared/access/customers.js';
+import { pageQuery, toPageArgs } from '../../shared/platform/pagination.js';
 import { requireOperator } from '../auth.js';
 import { ApiError, notFound } from '../errors.js';
 import { parseBody, parseQuery } from '../validate.js';
-import { pageQuery, toPageArgs } from '../../shared/platform/pagination.js';
 
 export function customersRoutes(router: Router, ctx: AppContext): void {
 

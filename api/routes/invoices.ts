@@ -1,21 +1,21 @@
 // Invoice routes: accept internal and external invoices (validate, derive the id, enqueue), read one, list.
+import type { Job } from 'bullmq';
 import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
-import type { Job } from 'bullmq';
-import { jobIds, type JobData } from '../../queues/jobs.js';
-import { listCallbacks } from '../../shared/callbacks/messages.js';
 import type { AppContext } from '../../queues/context.js';
-import { nowIso } from '../../shared/platform/db.js';
+import { jobIds, type JobData } from '../../queues/jobs.js';
+import { canAccessCustomer } from '../../shared/access/principal.js';
+import { listCallbacks } from '../../shared/callbacks/messages.js';
 import { externalInvoiceDocumentSchema, invoiceDocumentSchema } from '../../shared/invoices/document.js';
+import { invoiceId, invoiceFromDocument, invoiceView, type InvoiceKind } from '../../shared/invoices/invoice.js';
 import { INVOICE_STATUSES, PAYMENT_STATUSES } from '../../shared/invoices/status.js';
 import { findInvoice, listInvoiceEvents, listInvoiceLines, listInvoices } from '../../shared/invoices/store.js';
-import { canAccessCustomer } from '../../shared/access/principal.js';
+import { nowIso } from '../../shared/platform/db.js';
+import { pageQuery, toPageArgs } from '../../shared/platform/pagination.js';
 import { findSdiFileByInvoice, type SdiFile } from '../../shared/sdi/files.js';
 import { ApiError, notFound } from '../errors.js';
 import { assertCallbackUrl, requireCustomer } from '../guards.js';
 import { parseBody, parseQuery } from '../validate.js';
-import { invoiceId, invoiceFromDocument, invoiceView, type InvoiceKind } from '../../shared/invoices/invoice.js';
-import { pageQuery, toPageArgs } from '../../shared/platform/pagination.js';
 
 const listQuery = pageQuery.extend({
   status: z.enum(INVOICE_STATUSES).optional(),

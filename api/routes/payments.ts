@@ -1,18 +1,18 @@
 // Payment routes: the payments ledger with filters and cursor pages, and one-off payments honouring Idempotency-Key.
 import type { Router } from 'express';
 import { z } from 'zod';
-import { jobIds } from '../../queues/jobs.js';
 import type { AppContext } from '../../queues/context.js';
+import { jobIds } from '../../queues/jobs.js';
 import { findCustomer } from '../../shared/access/customers.js';
+import { chargeKeys } from '../../shared/billing/charge-path.js';
+import { findPayment, findVisiblePayment, insertPayment, listPayments, PAYMENT_RECORD_STATUSES, paymentView, oneOffPaymentId } from '../../shared/billing/payments.js';
 import { newId } from '../../shared/platform/ids.js';
 import { AMOUNT_PATTERN, parseCents } from '../../shared/platform/money.js';
-import { findPayment, findVisiblePayment, insertPayment, listPayments, PAYMENT_RECORD_STATUSES, paymentView, oneOffPaymentId } from '../../shared/billing/payments.js';
+import { pageQuery, toPageArgs } from '../../shared/platform/pagination.js';
 import { ApiError, notFound } from '../errors.js';
 import { requireCustomer } from '../guards.js';
 import { idempotent, KEY_PATTERN, requestFingerprint, type KeyUse, type StoredResponse } from '../idempotency.js';
 import { parseBody, parseQuery } from '../validate.js';
-import { chargeKeys } from '../../shared/billing/charge-path.js';
-import { pageQuery, toPageArgs } from '../../shared/platform/pagination.js';
 
 /** A date (whole day, UTC) or an instant. */
 const instant = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);

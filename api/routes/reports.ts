@@ -1,7 +1,7 @@
 // Report routes: operators ask for a DLQ or invoice report now, and follow it until its CSV file is written.
+import { randomUUID } from 'node:crypto';
 import type { Router } from 'express';
 import { z } from 'zod';
-import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../../queues/context.js';
 import { requireOperator } from '../auth.js';
 import { notFound } from '../errors.js';

@@ -1,20 +1,20 @@
 // SdI notification routes: accept a notification as JSON or as the SdI's own XML receipt (validate, enqueue), and show them.
 import type { Request, Response, Router } from 'express';
-import { jobIds } from '../../queues/jobs.js';
 import type { AppContext } from '../../queues/context.js';
+import { jobIds } from '../../queues/jobs.js';
+import { actors } from '../../shared/access/actors.js';
+import { canAccessCustomer, type Principal } from '../../shared/access/principal.js';
+import { findInvoice } from '../../shared/invoices/store.js';
 import { nowIso } from '../../shared/platform/db.js';
 import { XmlParseError } from '../../shared/sdi/fatturapa/dom.js';
 import { isSettlingReceipt, parseSdiReceipt, RECEIPT_OUTCOMES } from '../../shared/sdi/fatturapa/messages.js';
 import { createXsdValidator, MESSAGES_XSD } from '../../shared/sdi/fatturapa/xsd.js';
-import { findInvoice } from '../../shared/invoices/store.js';
-import { canAccessCustomer, type Principal } from '../../shared/access/principal.js';
 import { findSdiFileByName } from '../../shared/sdi/files.js';
 import { findVisibleNotification, sdiNotificationId, sdiNotificationSchema, type SdiNotification } from '../../shared/sdi/notifications.js';
 import { findVisibleReceipt, recordReceipt } from '../../shared/sdi/receipts.js';
 import { ApiError, notFound } from '../errors.js';
 import { requireCustomer } from '../guards.js';
 import { parseBody } from '../validate.js';
-import { actors } from '../../shared/access/actors.js';
 
 /** The body types an SdI receipt arrives as. */
 export const XML_TYPES = ['application/xml', 'text/xml', 'application/*+xml'];

@@ -13,10 +13,10 @@ import {
   userExists,
   userInputSchema,
 } from '../../shared/access/users.js';
+import { pageQuery, toPageArgs } from '../../shared/platform/pagination.js';
 import { requireOperator } from '../auth.js';
 import { ApiError, notFound } from '../errors.js';
 import { parseBody, parseQuery } from '../validate.js';
-import { pageQuery, toPageArgs } from '../../shared/platform/pagination.js';
 
 // With requireOperator ahead of the handler, express's types no longer read the parameter names from the path.
 type Params<K extends string> = Request<Record<K, string>>;

@@ -4,13 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import PostalMime from 'postal-mime';
 import { SMTPServer } from 'smtp-server';
+import { fileStamp } from '../../shared/platform/csv.js';
+import type { Logger } from '../../shared/platform/logger.js';
 import { find, parseXmlRoot, textAt, type XmlElement } from '../../shared/sdi/fatturapa/dom.js';
 import { parseSdiFileName } from '../../shared/sdi/fatturapa/file-name.js';
 import { buildSdiReceipt, type ReceiptType, type SdiError } from '../../shared/sdi/fatturapa/messages.js';
-import { createXsdValidator, INVOICE_XSD, type XsdValidator } from '../../shared/sdi/fatturapa/xsd.js';
 import { isValidCodiceFiscale, isValidPartitaIva } from '../../shared/sdi/fatturapa/tax-ids.js';
-import { fileStamp } from '../../shared/platform/csv.js';
-import type { Logger } from '../../shared/platform/logger.js';
+import { createXsdValidator, INVOICE_XSD, type XsdValidator } from '../../shared/sdi/fatturapa/xsd.js';
 
 export interface SdiSimulatorOptions {
   /** Where every message, its file and its receipt are kept. */

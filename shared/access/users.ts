@@ -2,8 +2,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { isUniqueViolation } from '../platform/errors/unique-violation.js';
 import { nowIso, toIso } from '../platform/db.js';
+import { isUniqueViolation } from '../platform/errors/unique-violation.js';
 import { newId } from '../platform/ids.js';
 import { keysetPage, MAX_LIMIT, toPage, type Page, type PageArgs } from '../platform/pagination.js';
 import type { Principal, Role } from './principal.js';

@@ -1,9 +1,9 @@
 // Tells the client who submitted an invoice what each charge of it came to: the `invoice.payment` event.
 import { enqueueCallback } from '../callbacks/messages.js';
-import { formatCents } from '../platform/money.js';
-import { invoiceCallbackTarget, type NotifyContext } from '../invoices/notify.js';
-import type { Payment } from './payments.js';
 import type { Invoice } from '../invoices/invoice.js';
+import { invoiceCallbackTarget, type NotifyContext } from '../invoices/notify.js';
+import { formatCents } from '../platform/money.js';
+import type { Payment } from './payments.js';
 
 /** One message per charge attempt (per idempotency key), with the invoice's payment status after it. */
 export async function notifyInvoicePayment(ctx: NotifyContext, invoice: Invoice, payment: Payment): Promise<void> {

@@ -1,10 +1,10 @@
 // The payments ledger: one row per charge outcome (and per one-off payment), scoped reads and the public JSON shape.
 import type { Knex } from 'knex';
+import { scopeToCustomers, type Principal } from '../access/principal.js';
 import { nowIso, toIso, toNumber } from '../platform/db.js';
 import { newId, stableId } from '../platform/ids.js';
 import { formatCents } from '../platform/money.js';
 import { keysetPage, toPage, type Page, type PageArgs } from '../platform/pagination.js';
-import { scopeToCustomers, type Principal } from '../access/principal.js';
 
 /** DECLINED: the balance did not allow this attempt and another is scheduled; FAILED: it is over. */
 export const PAYMENT_RECORD_STATUSES = ['PENDING', 'PAID', 'DECLINED', 'FAILED'] as const;

@@ -1,10 +1,10 @@
 // Billing runs: the record of each run, the keyset page of chargeable invoices it takes, and its live counts.
 import type { Knex } from 'knex';
 import type { Actor } from '../access/actors.js';
+import { isOperator, scopeToCustomers, type Principal } from '../access/principal.js';
 import { nowIso, returnedId, toIso, toNumber } from '../platform/db.js';
 import { stableId } from '../platform/ids.js';
 import { keysetPage, toPage, type Page, type PageArgs } from '../platform/pagination.js';
-import { isOperator, scopeToCustomers, type Principal } from '../access/principal.js';
 
 /** Runs within a day of each other never take each other's invoices; after that, a run's unsettled invoices are free again. */
 export const RUN_HOLD_MS = 24 * 3_600_000;

@@ -1,8 +1,8 @@
 // Per-client Standard Webhooks secrets: created on first use, rotated with a 24-hour overlap in which both sign.
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { isUniqueViolation } from '../platform/errors/unique-violation.js';
 import { nowIso, toIso } from '../platform/db.js';
+import { isUniqueViolation } from '../platform/errors/unique-violation.js';
 
 export const ROTATION_OVERLAP_MS = 24 * 3600 * 1000;
 

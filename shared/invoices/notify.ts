@@ -2,8 +2,8 @@
 import type { Knex } from 'knex';
 import { userIdOf } from '../access/actors.js';
 import { enqueueCallback, type DeliveryQueue } from '../callbacks/messages.js';
-import { isNotifiedStatus } from './status.js';
 import type { Invoice } from './invoice.js';
+import { isNotifiedStatus } from './status.js';
 
 export interface NotifyContext {
   db: Knex;

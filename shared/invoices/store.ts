@@ -1,9 +1,9 @@
 // Invoice persistence: insert with lines and first event, conditional status moves, reads and scoped lists.
 import type { Knex } from 'knex';
-import { isUniqueViolation } from '../platform/errors/unique-violation.js';
-import { nowIso, toIso, toNumber } from '../platform/db.js';
 import type { Actor } from '../access/actors.js';
 import { scopeToCustomers, type Principal } from '../access/principal.js';
+import { nowIso, toIso, toNumber } from '../platform/db.js';
+import { isUniqueViolation } from '../platform/errors/unique-violation.js';
 import { keysetPage, toPage, type Page, type PageArgs } from '../platform/pagination.js';
 import { invoiceFromDocument, type Invoice, type InvoiceEvent, type InvoiceKind, type InvoiceLine, type NewInvoice } from './invoice.js';
 import { canTransition, type InvoiceStatus, type PaymentStatus } from './status.js';

@@ -1,6 +1,6 @@
 // The SSRF guard for callback URLs: http(s) only, and only public unicast addresses after DNS, unless allowlisted.
-import { lookup as dnsLookup } from 'node:dns';
 import type { LookupAddress, LookupAllOptions, LookupOneOptions } from 'node:dns';
+import { lookup as dnsLookup } from 'node:dns';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 

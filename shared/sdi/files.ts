@@ -1,7 +1,7 @@
 // The file each internal invoice becomes for the SdI: its never-reused name, its XML, and whether the SMTP server took it.
 import type { Knex } from 'knex';
-import { isUniqueViolation } from '../platform/errors/unique-violation.js';
 import { nowIso, toIso, toNumber } from '../platform/db.js';
+import { isUniqueViolation } from '../platform/errors/unique-violation.js';
 import { encodeProgressive, sdiFileName } from './fatturapa/file-name.js';
 
 export interface SdiFile {

@@ -1,7 +1,7 @@
 // Mails SdI files through nodemailer behind a circuit breaker, so an SMTP outage is probed, not hammered.
-import CircuitBreaker from 'opossum';
-import { createTransport } from 'nodemailer';
 import { UnrecoverableError } from 'bullmq';
+import { createTransport } from 'nodemailer';
+import CircuitBreaker from 'opossum';
 import type { Config } from '../platform/config.js';
 import { RetryableError } from '../platform/errors/retryable.js';
 import type { Logger } from '../platform/logger.js';

@@ -1,7 +1,7 @@
 // SdI notifications: the document that carries the SdI's verdict, and each one as received, settled as applied or invalid.
 import type { Knex } from 'knex';
-import type { Actor } from '../access/actors.js';
 import { z } from 'zod';
+import type { Actor } from '../access/actors.js';
 import { scopeToCustomers, type Principal } from '../access/principal.js';
 import type { InvoiceStatus } from '../invoices/status.js';
 import { nowIso, toIso } from '../platform/db.js';

@@ -1,9 +1,9 @@
 // SdI receipts as received in XML: every one is kept with what became of it (accepted, invalid, unmatched).
 import type { Knex } from 'knex';
 import type { Actor } from '../access/actors.js';
+import { canAccessCustomer, isOperator, type Principal } from '../access/principal.js';
 import { nowIso, toIso } from '../platform/db.js';
 import { newId } from '../platform/ids.js';
-import { canAccessCustomer, isOperator, type Principal } from '../access/principal.js';
 
 export type ReceiptOutcome = 'accepted' | 'invalid' | 'unmatched';
 

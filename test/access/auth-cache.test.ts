@@ -1,11 +1,11 @@
 // The API remembers who a key is for AUTH_CACHE_SECONDS: a revoked key stops working within that time, at once with 0.
 import { expect } from 'chai';
 import request from 'supertest';
-import { nowIso } from '../../shared/platform/db.js';
 import { hashApiKey } from '../../shared/access/users.js';
+import { nowIso } from '../../shared/platform/db.js';
 import { addUser } from '../helpers/fixtures.js';
-import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
+import { createTestSystem, type TestSystem } from '../helpers/system.js';
 
 describe('API key cache', () => {
   const opened = closedAfterEach();

@@ -2,13 +2,13 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { jobIds } from '../../queues/jobs.js';
-import { newId } from '../../shared/platform/ids.js';
 import { insertPayment } from '../../shared/billing/payments.js';
+import { newId } from '../../shared/platform/ids.js';
 import { insertPendingInvoices } from '../helpers/billing.js';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
-import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('scoping by customer', () => {
   const opened = closedAfterEach();

@@ -1,11 +1,11 @@
 // The charge job: one provider call per attempt's key, PAID / dunning / FAILED recorded with a payment, never charged twice.
-import { expect } from 'chai';
 import type { QueueEvents } from 'bullmq';
+import { expect } from 'chai';
 import { jobIds } from '../../queues/jobs.js';
 import { findInvoice } from '../../shared/invoices/store.js';
 import { createBillingTestSystem, insertPendingInvoices, type BillingTestSystem } from '../helpers/billing.js';
-import { waitFor } from '../helpers/wait.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('charging an invoice', () => {
   const opened = closedAfterEach();

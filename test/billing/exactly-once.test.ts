@@ -3,8 +3,8 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { createBillingTestSystem, insertPendingInvoices, type BillingTestSystem } from '../helpers/billing.js';
 import { addCustomer } from '../helpers/fixtures.js';
-import { waitFor } from '../helpers/wait.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
+import { waitFor } from '../helpers/wait.js';
 import { killWorkerProcess, startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 
 const INVOICES = 2_000;

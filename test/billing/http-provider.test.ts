@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { PaymentSandbox } from '../../scripts/sandboxes/payment-provider.js';
 import { createHttpPaymentProvider } from '../../shared/billing/provider/http-provider.js';
-import { waitFor } from '../helpers/wait.js';
 import { CurrencyMismatchError, CustomerNotFoundError, NetworkError, type ChargeRequest } from '../../shared/billing/provider/provider.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
+import { waitFor } from '../helpers/wait.js';
 
 const request = (reference: string, overrides: Partial<ChargeRequest> = {}): ChargeRequest => ({
   customerId: 'cus_1',

@@ -5,8 +5,8 @@ import { IDEMPOTENCY_STALE_MS, IDEMPOTENCY_TTL_MS, requestFingerprint } from '..
 import { jobIds } from '../../queues/jobs.js';
 import { DependencyUnavailableError } from '../../shared/platform/errors/unavailable.js';
 import { addCustomer, addUser } from '../helpers/fixtures.js';
-import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
+import { createTestSystem, type TestSystem } from '../helpers/system.js';
 
 describe('Idempotency-Key', () => {
   const opened = closedAfterEach();

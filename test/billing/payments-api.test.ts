@@ -2,13 +2,13 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { jobIds } from '../../queues/jobs.js';
-import { newId } from '../../shared/platform/ids.js';
 import { insertPayment, type NewPayment } from '../../shared/billing/payments.js';
+import { newId } from '../../shared/platform/ids.js';
 import { createBillingTestSystem, type BillingTestSystem } from '../helpers/billing.js';
 import { addCustomer, addUser } from '../helpers/fixtures.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 import type { TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
-import { closedAfterEach } from '../helpers/lifecycle.js';
 
 interface PaymentJson {
   id: string;

@@ -1,13 +1,13 @@
 // Callback delivery against a real local receiver: signatures, retry rules, Retry-After, redirects, timeouts, attempts.
+import type { QueueEvents } from 'bullmq';
 import { expect } from 'chai';
 import { Webhook } from 'standardwebhooks';
-import type { QueueEvents } from 'bullmq';
 import { jobIds } from '../../queues/jobs.js';
 import { enqueueCallback, findMessage, listCallbacks } from '../../shared/callbacks/messages.js';
 import { rotateSecret, signingSecrets } from '../../shared/callbacks/secrets.js';
 import { addUser } from '../helpers/fixtures.js';
-import { Receiver, type Responder } from '../helpers/receiver.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
+import { Receiver, type Responder } from '../helpers/receiver.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 
 describe('callback delivery', () => {

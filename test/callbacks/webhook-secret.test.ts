@@ -3,8 +3,8 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { signingSecrets } from '../../shared/callbacks/secrets.js';
 import { addUser } from '../helpers/fixtures.js';
-import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
+import { createTestSystem, type TestSystem } from '../helpers/system.js';
 
 describe('webhook secret', () => {
   const opened = closedAfterEach();

@@ -1,11 +1,11 @@
 // The development seed creates buyers FatturaPA can address, a demo operator and demo invoices to bill, and is safe to run twice.
 import { expect } from 'chai';
-import { createTestSystem } from '../helpers/system.js';
 import { DEMO_ACCOUNTS, DEMO_CUSTOMERS, DEMO_INVOICES, seedDevelopment, submitDemoInvoices } from '../../scripts/demo-data.js';
-import { findPrincipalByApiKey } from '../../shared/access/users.js';
 import { actors } from '../../shared/access/actors.js';
+import { findPrincipalByApiKey } from '../../shared/access/users.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
+import { createTestSystem } from '../helpers/system.js';
 
 describe('development seed', () => {
   const opened = closedAfterEach();

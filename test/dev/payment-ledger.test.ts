@@ -1,7 +1,7 @@
 // The sandbox provider's books: Stripe-like idempotency, declines on the ledger, 404/409, forced outcomes, the in-process provider.
 import { expect } from 'chai';
-import { CurrencyMismatchError, CustomerNotFoundError } from '../../shared/billing/provider/provider.js';
 import { SandboxLedger, sandboxProvider } from '../../scripts/sandboxes/payment-ledger.js';
+import { CurrencyMismatchError, CustomerNotFoundError } from '../../shared/billing/provider/provider.js';
 
 /** A `random` that returns the given values in turn and fails the test when more are drawn than scripted. */
 function scripted(...values: number[]): () => number {

@@ -1,15 +1,15 @@
 // The development SdI: checks each mailed file as the SdI would, keeps it, and posts a schema-valid receipt back.
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { createTransport } from 'nodemailer';
 import { SdiSimulator } from '../../scripts/sandboxes/sdi-simulator.js';
 import { loadConfig } from '../../shared/platform/config.js';
+import { createLogger } from '../../shared/platform/logger.js';
 import { parseSdiReceipt } from '../../shared/sdi/fatturapa/messages.js';
 import { createXsdValidator, MESSAGES_XSD } from '../../shared/sdi/fatturapa/xsd.js';
-import { createLogger } from '../../shared/platform/logger.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
 import { Receiver } from '../helpers/receiver.js';
 

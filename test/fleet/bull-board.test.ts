@@ -2,8 +2,8 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { handlers } from '../../workers/index.js';
-import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
+import { createTestSystem, type TestSystem } from '../helpers/system.js';
 
 describe('Bull Board', () => {
   const opened = closedAfterEach();

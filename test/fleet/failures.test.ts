@@ -1,11 +1,11 @@
 // The worker fleet: "attempt n of m" on each failure, the give-up hook once on the last, unrecoverable errors at once.
+import { UnrecoverableError, type QueueEvents } from 'bullmq';
 import { expect } from 'chai';
 import sinon from 'sinon';
-import { UnrecoverableError, type QueueEvents } from 'bullmq';
 import type { HandlerRegistry } from '../../workers/types.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 import { captureLogs, type LogLine } from '../helpers/logs.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
-import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('worker failures', () => {
   let system: TestSystem;

@@ -3,8 +3,8 @@ import { expect } from 'chai';
 import { jobIds } from '../../queues/jobs.js';
 import { enqueueCallback, findMessage } from '../../shared/callbacks/messages.js';
 import { addUser } from '../helpers/fixtures.js';
-import { Receiver } from '../helpers/receiver.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
+import { Receiver } from '../helpers/receiver.js';
 import { createTestSystem } from '../helpers/system.js';
 import { startWorkerProcess } from '../helpers/worker-process.js';
 

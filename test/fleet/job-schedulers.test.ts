@@ -1,8 +1,8 @@
 // Job schedulers: one place upserts the recurring reports; upserting again updates them rather than adding more.
 import { expect } from 'chai';
 import { upsertJobSchedulers } from '../../queues/schedules.js';
-import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
+import { createTestSystem, type TestSystem } from '../helpers/system.js';
 
 describe('job schedulers', () => {
   const opened = closedAfterEach();

@@ -1,8 +1,8 @@
 // Retry policy as pure functions: backoff arithmetic, Retry-After, and what a callback answer means.
 import { expect } from 'chai';
 import { backoffDelay, queuePolicies, type Backoff } from '../../queues/policy.js';
-import { loadConfig } from '../../shared/platform/config.js';
 import { callbackOutcome } from '../../shared/callbacks/outcome.js';
+import { loadConfig } from '../../shared/platform/config.js';
 import { parseRetryAfter } from '../../shared/platform/http.js';
 
 const half = () => 0.5; // the middle of the jitter range: no jitter

@@ -1,8 +1,8 @@
 // A fresh database per test: a temporary SQLite file, or its own PostgreSQL schema when TEST_DATABASE_URL is set.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import knexFactory from 'knex';
 import { createDb, migrateLatest, type Db } from '../../shared/platform/db.js';
 

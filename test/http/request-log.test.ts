@@ -3,10 +3,10 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
 import { addUser } from '../helpers/fixtures.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 import { captureLogs } from '../helpers/logs.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
-import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('request log', () => {
   const opened = closedAfterEach();

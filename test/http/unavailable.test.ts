@@ -2,13 +2,13 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
-import { createDb } from '../../shared/platform/db.js';
 import { freePort } from '../../scripts/redis-server.js';
+import { createDb } from '../../shared/platform/db.js';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 import { RedisServer } from '../helpers/redis.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
-import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('dependencies down', () => {
   let redis: RedisServer;

@@ -1,12 +1,12 @@
 // The slice end to end: an invoice with a callbackUrl goes in, a worker saves it, the client hears of it, signed.
 import { expect } from 'chai';
-import request from 'supertest';
 import { Webhook } from 'standardwebhooks';
+import request from 'supertest';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 import { Receiver } from '../helpers/receiver.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
-import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('invoice status callbacks', () => {
   const opened = closedAfterEach();

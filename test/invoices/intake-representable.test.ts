@@ -2,8 +2,8 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
-import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
+import { createTestSystem, type TestSystem } from '../helpers/system.js';
 
 describe('what the SdI can represent', () => {
   const opened = closedAfterEach();

@@ -3,8 +3,8 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { jobIds } from '../../queues/jobs.js';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
-import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
+import { createTestSystem, type TestSystem } from '../helpers/system.js';
 
 describe('invoice intake', () => {
   const opened = closedAfterEach();

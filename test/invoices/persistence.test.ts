@@ -2,10 +2,10 @@
 import { expect } from 'chai';
 import { actors } from '../../shared/access/actors.js';
 import { invoiceDocumentSchema } from '../../shared/invoices/document.js';
+import { invoiceId } from '../../shared/invoices/invoice.js';
 import { findInvoice, insertNewInvoice, listInvoiceEvents, listInvoiceLines, transitionInvoice } from '../../shared/invoices/store.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { invoiceBody } from '../helpers/fixtures.js';
-import { invoiceId } from '../../shared/invoices/invoice.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('invoice persistence', () => {

@@ -1,7 +1,7 @@
 // Configuration: defaults, parsing, and one clear line for bad values.
 import { expect } from 'chai';
-import { QUEUE_NAMES } from '../../shared/platform/queue-names.js';
 import { ConfigError, loadConfig } from '../../shared/platform/config.js';
+import { QUEUE_NAMES } from '../../shared/platform/queue-names.js';
 import { sellerOf, transmitterOf } from '../../shared/sdi/seller.js';
 
 /** What production insists on being told. */

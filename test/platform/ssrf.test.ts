@@ -1,6 +1,6 @@
 // The SSRF guard: only public unicast addresses, after DNS, unless allowlisted.
-import { expect } from 'chai';
 import type { LookupAddress } from 'node:dns';
+import { expect } from 'chai';
 import { loadConfig } from '../../shared/platform/config.js';
 import { assertSafeUrl, guardedLookup, isPublicAddress, parseAllowlist, systemLookupAll, UnsafeUrlError, type LookupAll } from '../../shared/platform/ssrf.js';
 

@@ -1,20 +1,20 @@
 // Scheduled reports: the DLQ report lists every failed job of every queue, the invoice report every invoice, formula-safe.
-import { readFile, rm } from 'node:fs/promises';
 import { mkdtempSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import { expect } from 'chai';
-import { actors } from '../../shared/access/actors.js';
 import { parse } from 'csv-parse/sync';
 import request from 'supertest';
-import { insertNewInvoice, transitionInvoice } from '../../shared/invoices/store.js';
+import { actors } from '../../shared/access/actors.js';
 import { invoiceDocumentSchema } from '../../shared/invoices/document.js';
+import { invoiceId } from '../../shared/invoices/invoice.js';
+import { insertNewInvoice, transitionInvoice } from '../../shared/invoices/store.js';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
-import { invoiceId } from '../../shared/invoices/invoice.js';
-import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('CSV reports', () => {
   const opened = closedAfterEach();

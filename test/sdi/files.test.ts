@@ -2,11 +2,11 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { invoiceDocumentSchema } from '../../shared/invoices/document.js';
+import { invoiceId } from '../../shared/invoices/invoice.js';
 import { insertNewInvoice } from '../../shared/invoices/store.js';
 import { markSdiFileSent, prepareSdiFile, discardUnsentSdiFile, findSdiFileByInvoice } from '../../shared/sdi/files.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { addCustomer, invoiceBody } from '../helpers/fixtures.js';
-import { invoiceId } from '../../shared/invoices/invoice.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
 
 const transmitter = { country: 'IT', code: '01234567897' };

@@ -4,9 +4,9 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { createXsdValidator, INVOICE_XSD } from '../../shared/sdi/fatturapa/xsd.js';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 import { createSdiTestSystem, type SdiTestSystem } from '../helpers/sdi.js';
 import { waitFor } from '../helpers/wait.js';
-import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('SdI transmission through the simulator', () => {
   const opened = closedAfterEach();

@@ -1,14 +1,14 @@
 // SdI notifications move a sent invoice to its verdict; unknown invoices and impossible moves are recorded as invalid.
-import { expect } from 'chai';
-import { actors } from '../../shared/access/actors.js';
-import request from 'supertest';
 import type { QueueEvents } from 'bullmq';
+import { expect } from 'chai';
+import request from 'supertest';
 import { jobIds } from '../../queues/jobs.js';
+import { actors } from '../../shared/access/actors.js';
 import { transitionInvoice } from '../../shared/invoices/store.js';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
-import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('SdI notifications', () => {
   const opened = closedAfterEach();

@@ -1,13 +1,13 @@
 // FatturaPA rendering: every document validates against the official 1.2.2 schema, amounts are exact, text is escaped.
 import { expect } from 'chai';
-import { loadConfig } from '../../shared/platform/config.js';
-import { sellerOf, transmitterOf } from '../../shared/sdi/seller.js';
 import type { Customer } from '../../shared/access/customers.js';
+import { invoiceDocumentSchema } from '../../shared/invoices/document.js';
+import { invoiceFromDocument } from '../../shared/invoices/invoice.js';
+import { loadConfig } from '../../shared/platform/config.js';
 import { find, childElements, parseXmlRoot, textAt } from '../../shared/sdi/fatturapa/dom.js';
 import { formatDecimal, renderFatturaPA } from '../../shared/sdi/fatturapa/render.js';
 import { createXsdValidator, INVOICE_XSD } from '../../shared/sdi/fatturapa/xsd.js';
-import { invoiceDocumentSchema } from '../../shared/invoices/document.js';
-import { invoiceFromDocument } from '../../shared/invoices/invoice.js';
+import { sellerOf, transmitterOf } from '../../shared/sdi/seller.js';
 
 const config = loadConfig({});
 const xsd = createXsdValidator();

@@ -4,9 +4,9 @@ import request from 'supertest';
 import { findInvoice } from '../../shared/invoices/store.js';
 import { findSdiFileByInvoice } from '../../shared/sdi/files.js';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 import { createSdiTestSystem, type SdiTestSystem } from '../helpers/sdi.js';
 import { waitFor } from '../helpers/wait.js';
-import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('sending to the SdI once', () => {
   const opened = closedAfterEach();

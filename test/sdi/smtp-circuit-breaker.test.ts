@@ -1,12 +1,12 @@
 // The SMTP circuit breaker: an outage is probed, not hammered; a refused message does not trip it; it closes on recovery.
-import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { UnrecoverableError } from 'bullmq';
 import { expect } from 'chai';
-import { RetryableError } from '../../shared/platform/errors/retryable.js';
-import { createSdiMailer, type SdiMailer } from '../../shared/sdi/mailer.js';
-import { createLogger } from '../../shared/platform/logger.js';
 import { loadConfig } from '../../shared/platform/config.js';
+import { RetryableError } from '../../shared/platform/errors/retryable.js';
+import { createLogger } from '../../shared/platform/logger.js';
+import { createSdiMailer, type SdiMailer } from '../../shared/sdi/mailer.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** A bare SMTP peer that greets every connection with the given line and hangs up: a server in trouble. */

@@ -3,10 +3,10 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { jobIds } from '../../queues/jobs.js';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 import { Receiver } from '../helpers/receiver.js';
 import { createSdiTestSystem, type SdiTestSystem } from '../helpers/sdi.js';
 import { waitFor } from '../helpers/wait.js';
-import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('SMTP outage', () => {
   const opened = closedAfterEach();

@@ -1,7 +1,7 @@
 // Italian tax id check digits, as the simulator checks the buyer and the seller the way the SdI's registry would.
 import { expect } from 'chai';
-import { isValidCodiceFiscale, isValidPartitaIva } from '../../shared/sdi/fatturapa/tax-ids.js';
 import { DEMO_CUSTOMERS } from '../../scripts/demo-data.js';
+import { isValidCodiceFiscale, isValidPartitaIva } from '../../shared/sdi/fatturapa/tax-ids.js';
 
 describe('Italian tax ids', () => {
   it('checks the partita IVA check digit', () => {

@@ -1,17 +1,17 @@
 // SdI receipts in the SdI's own XML: matched by NomeFile and applied; invalid or unmatched ones recorded and refused.
 import { expect } from 'chai';
-import { actors } from '../../shared/access/actors.js';
 import request from 'supertest';
-import { buildSdiReceipt, type ReceiptInput } from '../../shared/sdi/fatturapa/messages.js';
+import { actors } from '../../shared/access/actors.js';
 import { invoiceDocumentSchema } from '../../shared/invoices/document.js';
+import { invoiceId } from '../../shared/invoices/invoice.js';
 import { insertNewInvoice, transitionInvoice } from '../../shared/invoices/store.js';
+import { buildSdiReceipt, type ReceiptInput } from '../../shared/sdi/fatturapa/messages.js';
 import { markSdiFileSent, prepareSdiFile } from '../../shared/sdi/files.js';
 import { transmitterOf } from '../../shared/sdi/seller.js';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
-import { invoiceId } from '../../shared/invoices/invoice.js';
-import { closedAfterEach } from '../helpers/lifecycle.js';
 
 describe('SdI receipts as XML', function () {
   const opened = closedAfterEach();

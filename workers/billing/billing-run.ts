@@ -1,9 +1,9 @@
 // billing/billing-run: page through the chargeable invoices by keyset and enqueue their charge jobs in bulk, several batches in flight.
 import { UnrecoverableError } from 'bullmq';
 import { jobIds, type JobData } from '../../queues/jobs.js';
+import { actors } from '../../shared/access/actors.js';
 import { claimForRun, createBillingRun, findBillingRun, finishRun, localDate, markRunStarted, saveRunProgress, selectChargeable, scheduledBillingRunId } from '../../shared/billing/runs.js';
 import type { JobContext } from '../types.js';
-import { actors } from '../../shared/access/actors.js';
 
 type Payload = JobData<'billing', 'billing-run'>;
 

@@ -1,10 +1,10 @@
 // invoice-save/external: persist an invoice a supplier sent to one of our customers; nothing of ours to send or charge.
 import type { JobData } from '../../queues/jobs.js';
+import { actors } from '../../shared/access/actors.js';
 import { findCustomer } from '../../shared/access/customers.js';
+import { notifyInvoiceStatus } from '../../shared/invoices/notify.js';
 import { findInvoice, insertNewInvoice, transitionInvoice } from '../../shared/invoices/store.js';
 import type { JobContext } from '../types.js';
-import { notifyInvoiceStatus } from '../../shared/invoices/notify.js';
-import { actors } from '../../shared/access/actors.js';
 
 export async function saveExternalInvoice(payload: JobData<'invoice-save', 'external'>, ctx: JobContext): Promise<{ status: string }> {
   const { invoiceId, document } = payload;

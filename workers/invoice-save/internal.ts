@@ -1,11 +1,10 @@
 // invoice-save/internal: persist an accepted invoice, check its customer, queue it for the SdI and tell the client.
-import type { JobData } from '../../queues/jobs.js';
-import { jobIds } from '../../queues/jobs.js';
+import { jobIds, type JobData } from '../../queues/jobs.js';
+import { actors } from '../../shared/access/actors.js';
 import { findCustomer } from '../../shared/access/customers.js';
+import { notifyInvoiceStatus } from '../../shared/invoices/notify.js';
 import { findInvoice, insertNewInvoice, transitionInvoice } from '../../shared/invoices/store.js';
 import type { JobContext } from '../types.js';
-import { notifyInvoiceStatus } from '../../shared/invoices/notify.js';
-import { actors } from '../../shared/access/actors.js';
 
 export async function saveInternalInvoice(payload: JobData<'invoice-save', 'internal'>, ctx: JobContext): Promise<{ status: string }> {
   const { invoiceId, document } = payload;

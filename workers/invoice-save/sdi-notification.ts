@@ -1,12 +1,12 @@
 // invoice-save/sdi-notification: apply the SdI's verdict to the invoice it names, or record why it cannot be applied.
 import type { JobData } from '../../queues/jobs.js';
-import { RetryableError } from '../../shared/platform/errors/retryable.js';
+import { actors } from '../../shared/access/actors.js';
+import { notifyInvoiceStatus } from '../../shared/invoices/notify.js';
 import type { InvoiceStatus } from '../../shared/invoices/status.js';
 import { findInvoice, findInvoiceByNumber, transitionInvoice } from '../../shared/invoices/store.js';
+import { RetryableError } from '../../shared/platform/errors/retryable.js';
 import { recordNotification, settleNotification, SDI_OUTCOME_STATUS } from '../../shared/sdi/notifications.js';
 import type { JobContext } from '../types.js';
-import { notifyInvoiceStatus } from '../../shared/invoices/notify.js';
-import { actors } from '../../shared/access/actors.js';
 
 type Payload = JobData<'invoice-save', 'sdi-notification'>;
 

@@ -1,17 +1,17 @@
 // sdi-send/send: render the invoice as FatturaPA once, check it against the schema, mail it to the SdI once, mark it SENT.
 import { UnrecoverableError } from 'bullmq';
 import type { JobData } from '../../queues/jobs.js';
+import { actors } from '../../shared/access/actors.js';
 import { findCustomer } from '../../shared/access/customers.js';
-import { renderFatturaPA, transmissionFormat } from '../../shared/sdi/fatturapa/render.js';
-import { INVOICE_XSD } from '../../shared/sdi/fatturapa/xsd.js';
+import type { Invoice } from '../../shared/invoices/invoice.js';
+import { notifyInvoiceStatus } from '../../shared/invoices/notify.js';
 import type { InvoiceStatus } from '../../shared/invoices/status.js';
 import { findInvoice, listInvoiceLines, transitionInvoice } from '../../shared/invoices/store.js';
+import { renderFatturaPA, transmissionFormat } from '../../shared/sdi/fatturapa/render.js';
+import { INVOICE_XSD } from '../../shared/sdi/fatturapa/xsd.js';
 import { discardUnsentSdiFile, findSdiFileByInvoice, markSdiFileSent, markSdiFileValid, prepareSdiFile, type SdiFile } from '../../shared/sdi/files.js';
 import { sellerOf, transmitterOf } from '../../shared/sdi/seller.js';
 import type { JobContext } from '../types.js';
-import { notifyInvoiceStatus } from '../../shared/invoices/notify.js';
-import type { Invoice } from '../../shared/invoices/invoice.js';
-import { actors } from '../../shared/access/actors.js';
 
 type Payload = JobData<'sdi-send', 'send'>;
 

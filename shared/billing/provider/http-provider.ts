@@ -2,8 +2,8 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { z } from 'zod';
-import { CurrencyMismatchError, CustomerNotFoundError, NetworkError, type PaymentProvider } from './provider.js';
 import { parseRetryAfter } from '../../platform/http.js';
+import { CurrencyMismatchError, CustomerNotFoundError, NetworkError, type PaymentProvider } from './provider.js';
 
 export interface HttpPaymentProviderOptions {
   /** Where the provider lives; `/charges` is appended, with or without a trailing `/` here. */

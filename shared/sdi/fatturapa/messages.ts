@@ -1,7 +1,7 @@
 // The SdI's receipts (MessaggiTypes v1.1): reading the three that settle an invoice, and writing them for the simulator.
 import { create } from 'xmlbuilder2';
-import { childElements, find, parseXmlRoot, textAt } from './dom.js';
 import type { SdiOutcome } from '../notifications.js';
+import { childElements, find, parseXmlRoot, textAt } from './dom.js';
 
 export const MESSAGES_NAMESPACE = 'http://www.fatturapa.gov.it/sdi/messaggi/v1.0';
 

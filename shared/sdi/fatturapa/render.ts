@@ -1,10 +1,10 @@
 // Renders an internal invoice as a FatturaPA 1.2.2 document (FPR12, or FPA12 for a public administration buyer).
 import { Big } from 'big.js';
 import { create } from 'xmlbuilder2';
-import type { Seller } from '../seller.js';
 import type { Customer } from '../../access/customers.js';
-import { computeTotals, formatCents } from '../../platform/money.js';
 import type { Invoice, InvoiceLine } from '../../invoices/invoice.js';
+import { computeTotals, formatCents } from '../../platform/money.js';
+import type { Seller } from '../seller.js';
 
 export const FATTURAPA_NAMESPACE = 'http://ivaservizi.agenziaentrate.gov.it/docs/xsd/fatture/v1.2';
 
