@@ -1,6 +1,6 @@
-// The sandbox payment provider's books in memory: accounts, idempotent charges and their ledger, with no HTTP in the way.
+// The sandbox payment provider's books in memory: accounts, idempotent charges and refunds and their ledgers, with no HTTP in the way.
 import { randomUUID } from 'node:crypto';
-import { CurrencyMismatchError, CustomerNotFoundError, type PaymentProvider } from '../../shared/billing/provider/provider.js';
+import { CurrencyMismatchError, CustomerNotFoundError, type PaymentProvider, type ProviderCharge } from '../../shared/billing/provider/provider.js';
 
 export interface SandboxAccount {
   /** In minor units. */
@@ -19,11 +19,32 @@ export interface ChargeBody {
   reference: string;
 }
 
-/** What `POST /charges` answers; the first answer for a key is the answer for that key forever. */
+/** The body of `POST /refunds`. */
+export interface RefundBody {
+  /** The id a charge answered. */
+  chargeId: string;
+  /** In minor units, at most what remains unrefunded of the charge. */
+  amount: number;
+  /** Our order or payment id the refund is for. */
+  reference: string;
+}
+
+/** Every error the sandbox answers is `{ error: { code, message } }`; `code` is what a client decides on. */
+export interface ErrorBody<Code extends string = string> {
+  readonly error: { readonly code: Code; readonly message: string };
+}
+
+/** What `POST /charges` answers; the first answer for a key is the answer for that key until the key is forgotten. */
 export type ChargeAnswer =
   | { readonly status: 200; readonly body: { readonly id: string; readonly charged: boolean } }
-  | { readonly status: 404; readonly body: { readonly error: string } }
-  | { readonly status: 409; readonly body: { readonly error: string } };
+  | { readonly status: 404; readonly body: ErrorBody<'customer_not_found'> }
+  | { readonly status: 409; readonly body: ErrorBody<'currency_mismatch'> };
+
+/** What `POST /refunds` answers; stored for its key like a charge's answer. */
+export type RefundAnswer =
+  | { readonly status: 200; readonly body: { readonly id: string; readonly refunded: boolean } }
+  | { readonly status: 404; readonly body: ErrorBody<'charge_not_found'> }
+  | { readonly status: 409; readonly body: ErrorBody<'charge_not_captured' | 'refund_exceeds_charge'> };
 
 export interface LedgerEntry {
   readonly id: string;
@@ -34,6 +55,19 @@ export interface LedgerEntry {
   readonly reference: string;
   /** false: declined for the balance (the decline is on the ledger too, as at a real provider). */
   readonly charged: boolean;
+  /** ISO 8601. */
+  readonly createdAt: string;
+}
+
+export interface RefundEntry {
+  readonly id: string;
+  readonly idempotencyKey: string;
+  /** The refunded charge. */
+  readonly chargeId: string;
+  readonly customerId: string;
+  readonly amount: number;
+  readonly currency: string;
+  readonly reference: string;
   /** ISO 8601. */
   readonly createdAt: string;
 }
@@ -57,19 +91,43 @@ export interface SandboxLedgerOptions {
    * @defaultValue Math.random
    */
   random?: () => number;
+  /**
+   * A key's stored answer is forgotten once it is this old (ms), and the key then charges or refunds again, as Stripe
+   * does after 24 hours; 0 forgets every answer at once. The ledgers themselves are never forgotten.
+   * @defaultValue undefined: answers are kept forever
+   */
+  forgetKeysAfterMs?: number;
+  /** The clock the age of stored answers is measured with, in ms. @defaultValue Date.now */
+  now?: () => number;
+}
+
+interface Stored<A> {
+  readonly answer: A;
+  /** `now()` when the answer was stored. */
+  readonly at: number;
 }
 
 export class SandboxLedger {
   private readonly accounts = new Map<string, SandboxAccount>();
-  private readonly answers = new Map<string, ChargeAnswer>();
+  // Insertion order is storage order (a forgotten key is deleted before it is stored again): the oldest answers come first.
+  private readonly answers = new Map<string, Stored<ChargeAnswer>>();
+  private readonly refundAnswers = new Map<string, Stored<RefundAnswer>>();
   private readonly ledger: LedgerEntry[] = [];
   private readonly byReference = new Map<string, LedgerEntry[]>();
+  private readonly byId = new Map<string, LedgerEntry>();
+  private readonly refundLedger: RefundEntry[] = [];
+  /** Refunded so far, by charge id. */
+  private readonly refundedOf = new Map<string, number>();
   private readonly random: () => number;
+  private readonly now: () => number;
+  private forgetAfterMs: number | undefined;
   private rates: Required<SandboxLedgerRates> = { unknownCustomer: 0, currencyMismatch: 0, insufficientBalance: 0 };
 
   constructor(options: SandboxLedgerOptions = {}) {
     this.random = options.random ?? Math.random;
+    this.now = options.now ?? Date.now;
     this.setRates(options.rates ?? {});
+    this.forgetKeysAfter(options.forgetKeysAfterMs);
   }
 
   /** Replaces every forced-outcome rate; a rate not given becomes 0. */
@@ -79,6 +137,28 @@ export class SandboxLedger {
       currencyMismatch: rate(rates.currencyMismatch, 'currencyMismatch'),
       insufficientBalance: rate(rates.insufficientBalance, 'insufficientBalance'),
     };
+  }
+
+  /** From now on a stored answer is forgotten once it is `ms` old; undefined keeps answers forever. */
+  forgetKeysAfter(ms: number | undefined): void {
+    if (ms !== undefined && !(Number.isFinite(ms) && ms >= 0)) throw new RangeError(`forgetKeysAfterMs must be a number of ms ≥ 0, got ${ms}`);
+    this.forgetAfterMs = ms;
+  }
+
+  /** Forgets every stored answer at once ("24 hours later"): each key charges or refunds again. The ledgers stay. */
+  forgetKeys(): void {
+    this.answers.clear();
+    this.refundAnswers.clear();
+  }
+
+  /** Whether the key has a stored charge answer that is not forgotten. */
+  hasChargeAnswer(idempotencyKey: string): boolean {
+    return this.recall(this.answers, idempotencyKey) !== undefined;
+  }
+
+  /** Whether the key has a stored refund answer that is not forgotten. */
+  hasRefundAnswer(idempotencyKey: string): boolean {
+    return this.recall(this.refundAnswers, idempotencyKey) !== undefined;
   }
 
   setAccount(customerId: string, account: SandboxAccount): void {
@@ -93,14 +173,26 @@ export class SandboxLedger {
 
   /** Stripe-like: a key seen before gets its first answer back, whatever the body and the balances say now. */
   charge(body: ChargeBody, idempotencyKey: string): ChargeAnswer {
-    const stored = this.answers.get(idempotencyKey);
+    const stored = this.recall(this.answers, idempotencyKey);
     if (stored) return stored;
     if (!Number.isSafeInteger(body.amount) || body.amount <= 0) {
       throw new RangeError(`amount must be a positive integer in minor units, got ${body.amount}`);
     }
-    const answer = deepFreeze(this.decide(body, idempotencyKey));
-    this.answers.set(idempotencyKey, answer);
-    return answer;
+    return this.store(this.answers, idempotencyKey, this.decide(body, idempotencyKey));
+  }
+
+  /**
+   * Gives back (part of) a charge to the account's balance; a key seen before gets its first answer back. Refused:
+   * an unknown charge (404 charge_not_found), a decline (409 charge_not_captured), more than remains unrefunded of the
+   * charge (409 refund_exceeds_charge).
+   */
+  refund(body: RefundBody, idempotencyKey: string): RefundAnswer {
+    const stored = this.recall(this.refundAnswers, idempotencyKey);
+    if (stored) return stored;
+    if (!Number.isSafeInteger(body.amount) || body.amount <= 0) {
+      throw new RangeError(`amount must be a positive integer in minor units, got ${body.amount}`);
+    }
+    return this.store(this.refundAnswers, idempotencyKey, this.decideRefund(body, idempotencyKey));
   }
 
   /** The ledger in the order charges were made, optionally only those for one reference. */
@@ -109,18 +201,55 @@ export class SandboxLedger {
     return this.byReference.get(filter.reference)?.slice() ?? [];
   }
 
+  /** The refunds in the order they were made, optionally only those for one reference. */
+  refunds(filter: { reference?: string } = {}): RefundEntry[] {
+    const { reference } = filter;
+    return reference === undefined ? this.refundLedger.slice() : this.refundLedger.filter((r) => r.reference === reference);
+  }
+
   private decide(body: ChargeBody, idempotencyKey: string): ChargeAnswer {
     const account = this.accounts.get(body.customerId);
     if (!account || this.draw(this.rates.unknownCustomer)) {
-      return { status: 404, body: { error: `no account for customer ${body.customerId}` } };
+      return { status: 404, body: errorBody('customer_not_found', `no account for customer ${body.customerId}`) };
     }
     if (account.currency !== body.currency || this.draw(this.rates.currencyMismatch)) {
-      return { status: 409, body: { error: `the account of customer ${body.customerId} is not in ${body.currency}` } };
+      return { status: 409, body: errorBody('currency_mismatch', `the account of customer ${body.customerId} is not in ${body.currency}`) };
     }
     const charged = account.balance >= body.amount && !this.draw(this.rates.insufficientBalance);
     if (charged) account.balance -= body.amount;
     const entry = this.record(body, idempotencyKey, charged);
     return { status: 200, body: { id: entry.id, charged } };
+  }
+
+  private decideRefund(body: RefundBody, idempotencyKey: string): RefundAnswer {
+    const charge = this.byId.get(body.chargeId);
+    if (!charge) return { status: 404, body: errorBody('charge_not_found', `no charge ${body.chargeId}`) };
+    if (!charge.charged) {
+      return { status: 409, body: errorBody('charge_not_captured', `charge ${body.chargeId} was declined: there is nothing to refund`) };
+    }
+    const refunded = this.refundedOf.get(charge.id) ?? 0;
+    const remaining = charge.amount - refunded;
+    if (body.amount > remaining) {
+      return {
+        status: 409,
+        body: errorBody('refund_exceeds_charge', `charge ${charge.id} has ${remaining} of ${charge.amount} left to refund, not ${body.amount}`),
+      };
+    }
+    this.refundedOf.set(charge.id, refunded + body.amount);
+    // The account exists: a charge was made on it, and accounts are never closed.
+    this.accounts.get(charge.customerId)!.balance += body.amount;
+    const entry: RefundEntry = Object.freeze({
+      id: `re_${randomUUID().replaceAll('-', '')}`,
+      idempotencyKey,
+      chargeId: charge.id,
+      customerId: charge.customerId,
+      amount: body.amount,
+      currency: charge.currency,
+      reference: body.reference,
+      createdAt: new Date(this.now()).toISOString(),
+    });
+    this.refundLedger.push(entry);
+    return { status: 200, body: { id: entry.id, refunded: true } };
   }
 
   private draw(rate: number): boolean {
@@ -136,13 +265,37 @@ export class SandboxLedger {
       currency: body.currency,
       reference: body.reference,
       charged,
-      createdAt: new Date().toISOString(),
+      createdAt: new Date(this.now()).toISOString(),
     });
     this.ledger.push(entry);
+    this.byId.set(entry.id, entry);
     const forReference = this.byReference.get(entry.reference);
     if (forReference) forReference.push(entry);
     else this.byReference.set(entry.reference, [entry]);
     return entry;
+  }
+
+  /** The key's stored answer unless it is forgotten; forgotten ones are dropped from the oldest on, so memory stays bounded. */
+  private recall<A>(answers: Map<string, Stored<A>>, idempotencyKey: string): A | undefined {
+    const stored = answers.get(idempotencyKey);
+    if (this.forgetAfterMs === undefined) return stored?.answer;
+    const oldest = this.now() - this.forgetAfterMs;
+    for (const [key, { at }] of answers) {
+      if (at > oldest) break;
+      answers.delete(key);
+    }
+    // Checked on its own too: a clock that stepped back leaves the map out of order, and the sweep above stops early.
+    if (!stored || stored.at <= oldest) return undefined;
+    return stored.answer;
+  }
+
+  private store<A extends ChargeAnswer | RefundAnswer>(answers: Map<string, Stored<A>>, idempotencyKey: string, answer: A): A {
+    // Stored answers are handed out again and again: freezing them keeps one caller from changing another's answer.
+    Object.freeze(answer.body);
+    Object.freeze(answer);
+    answers.delete(idempotencyKey);
+    answers.set(idempotencyKey, { answer, at: this.now() });
+    return answer;
   }
 }
 
@@ -152,26 +305,28 @@ export function sandboxProvider(ledger: SandboxLedger): PaymentProvider {
     async charge(request) {
       const { customerId, amountCents, currency, reference, idempotencyKey } = request;
       const answer = ledger.charge({ customerId, amount: amountCents, currency, reference }, idempotencyKey);
-      switch (answer.status) {
-        case 200:
-          return { charged: answer.body.charged, chargeId: answer.body.id };
-        case 404:
+      if (answer.status === 200) return { charged: answer.body.charged, chargeId: answer.body.id };
+      // By the code, as the HTTP provider does. No request is ever in flight here (the ledger answers at once), so
+      // there is no idempotency_key_in_use to map.
+      switch (answer.body.error.code) {
+        case 'customer_not_found':
           throw new CustomerNotFoundError(customerId);
-        case 409:
+        case 'currency_mismatch':
           throw new CurrencyMismatchError(customerId, currency);
       }
     },
+    async chargesFor(reference) {
+      return ledger.entries({ reference }).map(({ id, amount, currency, charged, createdAt }): ProviderCharge => ({ id, reference, amountCents: amount, currency, charged, createdAt }));
+    },
   };
+}
+
+function errorBody<Code extends string>(code: Code, message: string): ErrorBody<Code> {
+  return { error: Object.freeze({ code, message }) };
 }
 
 function rate(value: number | undefined, name: string): number {
   const r = value ?? 0;
   if (!(r >= 0 && r <= 1)) throw new RangeError(`${name} rate must be between 0 and 1, got ${value}`);
   return r;
-}
-
-// Stored answers are handed out again and again: freezing them keeps one caller from changing another's answer.
-function deepFreeze(answer: ChargeAnswer): ChargeAnswer {
-  Object.freeze(answer.body);
-  return Object.freeze(answer);
 }

@@ -1,15 +1,15 @@
-// The development payment provider: the provider contract over plain node:http, on an in-memory ledger, with latency and failures on demand.
+// The development payment provider: the provider contract (charges, refunds, the ledger) over plain node:http, on an in-memory ledger, with latency and failures on demand.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { SandboxLedger, type ChargeBody, type SandboxAccount, type SandboxLedgerRates } from './payment-ledger.js';
+import { SandboxLedger, type ChargeBody, type RefundBody, type SandboxAccount, type SandboxLedgerRates } from './payment-ledger.js';
 
-/** Each 0..1, drawn per charge with a new or known key alike. */
+/** Each 0..1, drawn per charge or refund with a new or known key alike (not for one refused as idempotency_key_in_use). */
 export interface PaymentSandboxRates extends SandboxLedgerRates {
-  /** Process the charge, then never answer: the socket is held and destroyed after `timeoutHoldMs`. @defaultValue 0 */
+  /** Process the charge or refund, then never answer: the socket is held and destroyed after `timeoutHoldMs`. @defaultValue 0 */
   timeout?: number;
-  /** Answer 503 before processing: nothing charged, nothing stored for the key. @defaultValue 0 */
+  /** Answer 503 server_error before processing: nothing charged or refunded, nothing stored for the key. @defaultValue 0 */
   serverError?: number;
 }
 
@@ -31,16 +31,22 @@ export interface PaymentSandboxOptions {
   ledger?: SandboxLedger;
   /** Accounts to open at start, by customer id. @defaultValue none */
   accounts?: Record<string, SandboxAccount>;
-  /** Wait before each charge is processed. @defaultValue 0 */
+  /** Wait before each charge or refund is processed; its key is in flight meanwhile. @defaultValue 0 */
   latencyMs?: Latency;
   /** Failures and forced outcomes; the forced outcomes are set on the ledger. @defaultValue every rate 0 */
   rates?: PaymentSandboxRates;
   /**
-   * Returns [0, 1). Per charge it is drawn for a latency range, then serverError, then timeout (each only when its
-   * rate is above 0), then by a ledger made here for its forced outcomes.
+   * Returns [0, 1). Per charge or refund it is drawn for a latency range, then serverError, then timeout (each only
+   * when its rate is above 0), then, for a charge, by a ledger made here for its forced outcomes.
    * @defaultValue Math.random
    */
   random?: () => number;
+  /**
+   * A key's stored answer is forgotten once it is this old (ms), and the key charges or refunds again, as Stripe does
+   * after 24 hours; set on the ledger, given or made here. The ledgers are never forgotten.
+   * @defaultValue undefined: the ledger's own setting, which is to keep answers forever
+   */
+  forgetKeysAfterMs?: number;
   /** How long a "timeout" holds the connection before destroying it. @defaultValue 30000 */
   timeoutHoldMs?: number;
   /** @defaultValue no logging */
@@ -49,13 +55,21 @@ export interface PaymentSandboxOptions {
 
 const MAX_BODY_BYTES = 64 * 1024;
 
+/** A refusal of the request itself, answered as `{ error: { code, message } }`. */
 class HttpError extends Error {
   constructor(
     readonly status: number,
+    readonly code: 'invalid_request' | 'payload_too_large',
     message: string,
   ) {
     super(message);
   }
+}
+
+/** What the ledger answers to a charge or a refund: a status and its body, stored for the key. */
+interface Answered {
+  readonly status: number;
+  readonly body: unknown;
 }
 
 export class PaymentSandbox {
@@ -64,6 +78,12 @@ export class PaymentSandbox {
   private rates = { timeout: 0, serverError: 0 };
   /** Charge requests received, answered or not: what tells a test how often the provider was called, not only what it charged. */
   chargeRequests = 0;
+  /** Refund requests received, answered or not. */
+  refundRequests = 0;
+  // Keys whose first request is being processed (in its latency wait): a second request with one gets 409
+  // idempotency_key_in_use, as at Stripe. Charges and refunds keep their keys apart, as their stored answers are.
+  private readonly chargesInFlight = new Set<string>();
+  private readonly refundsInFlight = new Set<string>();
 
   private constructor(
     private readonly server: Server,
@@ -81,6 +101,7 @@ export class PaymentSandbox {
   static async start(options: PaymentSandboxOptions = {}): Promise<PaymentSandbox> {
     const random = options.random ?? Math.random;
     const ledger = options.ledger ?? new SandboxLedger({ random });
+    if (options.forgetKeysAfterMs !== undefined) ledger.forgetKeysAfter(options.forgetKeysAfterMs);
     for (const [customerId, account] of Object.entries(options.accounts ?? {})) ledger.setAccount(customerId, account);
     const sockets = new Set<Socket>();
     const server = createServer();
@@ -126,10 +147,23 @@ export class PaymentSandbox {
     this.latency = latencyMs;
   }
 
+  /** From now on a stored answer is forgotten once it is `ms` old; undefined keeps answers forever. See {@link SandboxLedger.forgetKeysAfter}. */
+  forgetKeysAfter(ms: number | undefined): void {
+    this.ledger.forgetKeysAfter(ms);
+  }
+
+  /** Forgets every stored answer at once, as if 24 hours had passed: each key charges or refunds again. The ledgers stay. */
+  forgetKeys(): void {
+    this.ledger.forgetKeys();
+  }
+
   /** Stops at once: held "timeouts" and keep-alive connections are destroyed, so closing never hangs. */
   async close(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    // The requests in their latency wait never finish now: their keys would stay marked.
+    this.chargesInFlight.clear();
+    this.refundsInFlight.clear();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     for (const socket of this.sockets) socket.destroy();
@@ -138,9 +172,9 @@ export class PaymentSandbox {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this.route(req, res).catch((err: unknown) => {
-      if (err instanceof HttpError) return send(res, err.status, { error: err.message });
+      if (err instanceof HttpError) return send(res, err.status, errorBody(err.code, err.message));
       this.log?.warn({ err }, 'payment sandbox failed a request');
-      send(res, 500, { error: 'internal sandbox error' });
+      send(res, 500, errorBody('server_error', 'internal sandbox error'));
     });
   }
 
@@ -148,10 +182,12 @@ export class PaymentSandbox {
     const [path = '/', query = ''] = (req.url ?? '/').split('?', 2);
     if (path === '/charges') {
       if (req.method === 'POST') return this.postCharge(req, res);
-      if (req.method === 'GET') {
-        const reference = new URLSearchParams(query).get('reference') ?? undefined;
-        return send(res, 200, { data: this.ledger.entries({ reference }) });
-      }
+      if (req.method === 'GET') return send(res, 200, { data: this.ledger.entries({ reference: referenceIn(query) }) });
+      return notAllowed(res, 'GET, POST');
+    }
+    if (path === '/refunds') {
+      if (req.method === 'POST') return this.postRefund(req, res);
+      if (req.method === 'GET') return send(res, 200, { data: this.ledger.refunds({ reference: referenceIn(query) }) });
       return notAllowed(res, 'GET, POST');
     }
     const account = /^\/accounts\/([^/]+)$/.exec(path);
@@ -159,7 +195,7 @@ export class PaymentSandbox {
       const customerId = decode(account[1]!);
       if (req.method === 'GET') {
         const found = this.ledger.getAccount(customerId);
-        return found ? send(res, 200, found) : send(res, 404, { error: `no account for customer ${customerId}` });
+        return found ? send(res, 200, found) : send(res, 404, errorBody('customer_not_found', `no account for customer ${customerId}`));
       }
       if (req.method === 'PUT') {
         const body = validAccount(await readJson(req));
@@ -168,31 +204,64 @@ export class PaymentSandbox {
       }
       return notAllowed(res, 'GET, PUT');
     }
-    send(res, 404, { error: `no route ${req.method} ${path}` });
+    // Not customer_not_found: a client that got its base URL wrong must not read this as a missing account.
+    send(res, 404, errorBody('not_found', `no route ${req.method} ${path}`));
   }
 
   private async postCharge(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const key = req.headers['idempotency-key'];
-    if (typeof key !== 'string' || key.length === 0 || key.length > 255) {
-      throw new HttpError(400, 'an Idempotency-Key header of 1 to 255 characters is required');
-    }
+    const key = idempotencyKey(req);
     const body = validCharge(await readJson(req));
     this.chargeRequests++;
-    await this.wait();
-    if (this.draw(this.rates.serverError)) {
-      this.log?.debug({ key, reference: body.reference }, 'payment sandbox: injected 503');
-      return send(res, 503, { error: 'injected server error' });
+    const answered = this.ledger.hasChargeAnswer(key);
+    await this.process(req, res, { key, answered, inFlight: this.chargesInFlight, what: 'charge', reference: body.reference }, () => this.ledger.charge(body, key));
+  }
+
+  private async postRefund(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const key = idempotencyKey(req);
+    const body = validRefund(await readJson(req));
+    this.refundRequests++;
+    const answered = this.ledger.hasRefundAnswer(key);
+    await this.process(req, res, { key, answered, inFlight: this.refundsInFlight, what: 'refund', reference: body.reference }, () => this.ledger.refund(body, key));
+  }
+
+  /**
+   * The idempotent part of a charge or a refund: refuse a key already in flight, wait the latency, inject a failure,
+   * let the ledger answer (and store the answer for the key), send it or go silent.
+   */
+  private async process(
+    req: IncomingMessage,
+    res: ServerResponse,
+    call: { key: string; answered: boolean; inFlight: Set<string>; what: 'charge' | 'refund'; reference: string },
+    answer: () => Answered,
+  ): Promise<void> {
+    const { key, inFlight, what, reference } = call;
+    if (inFlight.has(key)) {
+      this.log?.debug({ key, reference }, `payment sandbox: ${what} key in use`);
+      return send(res, 409, errorBody('idempotency_key_in_use', `a ${what} request with this Idempotency-Key is still being processed; retry later`));
     }
-    const timeout = this.draw(this.rates.timeout);
-    const answer = this.ledger.charge(body, key);
-    this.log?.debug({ key, reference: body.reference, status: answer.status, timeout }, 'payment sandbox: charge');
-    if (!timeout) return send(res, answer.status, answer.body);
-    // The charge is made and its answer stored, but the client never hears it: its retry with the key must get this answer.
-    const timer = this.later(() => req.socket.destroy(), this.timeoutHoldMs);
-    res.once('close', () => {
-      clearTimeout(timer);
-      this.timers.delete(timer);
-    });
+    // Only a key without an answer yet is marked: replays of a stored answer cannot change anything, so they may overlap.
+    const mark = !call.answered;
+    if (mark) inFlight.add(key);
+    try {
+      await this.wait();
+      if (this.draw(this.rates.serverError)) {
+        this.log?.debug({ key, reference }, `payment sandbox: injected 503 on a ${what}`);
+        return send(res, 503, errorBody('server_error', 'injected server error'));
+      }
+      const timeout = this.draw(this.rates.timeout);
+      const { status, body } = answer();
+      this.log?.debug({ key, reference, status, timeout }, `payment sandbox: ${what}`);
+      if (!timeout) return send(res, status, body);
+      // Made and its answer stored, but the client never hears it: its retry with the key must get this answer.
+      const timer = this.later(() => req.socket.destroy(), this.timeoutHoldMs);
+      res.once('close', () => {
+        clearTimeout(timer);
+        this.timers.delete(timer);
+      });
+    } finally {
+      // However the request ended (answered, 503, silent, thrown), its key's answer is stored or it never will be.
+      if (mark) inFlight.delete(key);
+    }
   }
 
   private wait(): Promise<void> {
@@ -222,17 +291,33 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }).end(json);
 }
 
+function errorBody(code: string, message: string): { error: { code: string; message: string } } {
+  return { error: { code, message } };
+}
+
 function notAllowed(res: ServerResponse, allow: string): void {
   res.setHeader('allow', allow);
-  send(res, 405, { error: `allowed: ${allow}` });
+  send(res, 405, errorBody('method_not_allowed', `allowed: ${allow}`));
 }
 
 function decode(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw new HttpError(400, 'malformed customer id in the path');
+    throw new HttpError(400, 'invalid_request', 'malformed customer id in the path');
   }
+}
+
+function referenceIn(query: string): string | undefined {
+  return new URLSearchParams(query).get('reference') ?? undefined;
+}
+
+function idempotencyKey(req: IncomingMessage): string {
+  const key = req.headers['idempotency-key'];
+  if (typeof key !== 'string' || key.length === 0 || key.length > 255) {
+    throw new HttpError(400, 'invalid_request', 'an Idempotency-Key header of 1 to 255 characters is required');
+  }
+  return key;
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
@@ -240,13 +325,13 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `body larger than ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'payload_too_large', `body larger than ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk);
   }
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {
-    throw new HttpError(400, 'the body is not JSON');
+    throw new HttpError(400, 'invalid_request', 'the body is not JSON');
   }
 }
 
@@ -258,14 +343,24 @@ function validCharge(body: unknown): ChargeBody {
   if (!(Number.isSafeInteger(b.amount) && (b.amount as number) > 0)) problems.push('amount must be a positive integer in minor units');
   if (!isCurrency(b.currency)) problems.push('currency must be an ISO 4217 code such as EUR');
   if (!nonEmpty(b.reference)) problems.push('reference must be a non-empty string');
-  if (problems.length) throw new HttpError(400, problems.join('; '));
+  if (problems.length) throw new HttpError(400, 'invalid_request', problems.join('; '));
   return { customerId: b.customerId as string, amount: b.amount as number, currency: b.currency as string, reference: b.reference as string };
+}
+
+function validRefund(body: unknown): RefundBody {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const problems: string[] = [];
+  if (!nonEmpty(b.chargeId)) problems.push('chargeId must be a non-empty string');
+  if (!(Number.isSafeInteger(b.amount) && (b.amount as number) > 0)) problems.push('amount must be a positive integer in minor units');
+  if (!nonEmpty(b.reference)) problems.push('reference must be a non-empty string');
+  if (problems.length) throw new HttpError(400, 'invalid_request', problems.join('; '));
+  return { chargeId: b.chargeId as string, amount: b.amount as number, reference: b.reference as string };
 }
 
 function validAccount(body: unknown): SandboxAccount {
   const b = (body ?? {}) as Record<string, unknown>;
   if (!Number.isSafeInteger(b.balance) || !isCurrency(b.currency)) {
-    throw new HttpError(400, 'an account is { balance: integer in minor units, currency: ISO 4217 code }');
+    throw new HttpError(400, 'invalid_request', 'an account is { balance: integer in minor units, currency: ISO 4217 code }');
   }
   return { balance: b.balance as number, currency: b.currency as string };
 }
@@ -278,13 +373,21 @@ function isCurrency(value: unknown): value is string {
   return typeof value === 'string' && /^[A-Z]{3}$/.test(value);
 }
 
-// Run directly (`tsx scripts/sandboxes/payment-provider.ts`): a sandbox on PORT for demos and manual runs.
-// No top-level await: mocha loads test files that import this module through require, which refuses it.
+// Run directly (`npm run sandbox:payments`): a sandbox on PORT (default 4010) with an account for each demo customer.
+// No top-level await: mocha loads test files that import this module through require, which refuses it. The demo data
+// is imported only here, so that importing the sandbox (tests, benchmarks) does not load the seed's database modules.
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  void PaymentSandbox.start({ port: Number(process.env.PORT ?? 4010) }).then((sandbox) => {
-    console.log(`payment sandbox listening on ${sandbox.url} (PUT /accounts/:customerId to open an account)`);
-    const stop = () => void sandbox.close().then(() => process.exit(0));
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+  void runStandalone().catch((err: unknown) => {
+    console.error('payment sandbox could not start:', err);
+    process.exit(1);
   });
+}
+
+async function runStandalone(): Promise<void> {
+  const { DEMO_ACCOUNTS } = await import('../demo-data.js');
+  const sandbox = await PaymentSandbox.start({ port: Number(process.env.PORT || 4010), accounts: DEMO_ACCOUNTS });
+  console.log(`payment sandbox listening on ${sandbox.url}, with accounts for ${Object.keys(DEMO_ACCOUNTS).join(', ')} (PUT /accounts/:customerId opens another)`);
+  const stop = () => void sandbox.close().finally(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
 }

@@ -1,4 +1,4 @@
-// The sandbox provider's books: Stripe-like idempotency, declines on the ledger, 404/409, forced outcomes, the in-process provider.
+// The sandbox provider's books: Stripe-like idempotency, declines on the ledger, 404/409 with their codes, forced outcomes, forgotten keys, refunds, the in-process provider.
 import { expect } from 'chai';
 import { SandboxLedger, sandboxProvider } from '../../scripts/sandboxes/payment-ledger.js';
 import { CurrencyMismatchError, CustomerNotFoundError } from '../../shared/billing/provider/provider.js';
@@ -59,9 +59,10 @@ describe('payment sandbox ledger', () => {
   it('answers 404 for an unknown customer and 409 for another currency, stored for the key but not on the ledger', () => {
     const unknown = ledger.charge({ ...body('inv_1'), customerId: 'cus_x' }, 'key_404');
     expect(unknown.status).to.equal(404);
-    expect(unknown.body).to.have.property('error').that.is.a('string');
+    expect(unknown.body).to.deep.equal({ error: { code: 'customer_not_found', message: 'no account for customer cus_x' } });
     const mismatch = ledger.charge({ ...body('inv_2'), currency: 'USD' }, 'key_409');
     expect(mismatch.status).to.equal(409);
+    expect(mismatch.body).to.deep.equal({ error: { code: 'currency_mismatch', message: 'the account of customer cus_1 is not in USD' } });
     ledger.setAccount('cus_x', { balance: 1000, currency: 'EUR' });
     expect(ledger.charge({ ...body('inv_1'), customerId: 'cus_x' }, 'key_404')).to.deep.equal(unknown);
     expect(ledger.charge(body('inv_2'), 'key_409')).to.deep.equal(mismatch);
@@ -106,6 +107,91 @@ describe('payment sandbox ledger', () => {
     expect(() => ledger.charge(body('inv_1', 0), 'key_1')).to.throw(RangeError);
   });
 
+  it('forgets every stored answer with forgetKeys(): the key charges again, and the ledger keeps both charges', () => {
+    const first = ledger.charge(body('inv_1'), 'key_1');
+    expect(ledger.hasChargeAnswer('key_1')).to.equal(true);
+    ledger.forgetKeys();
+    expect(ledger.hasChargeAnswer('key_1')).to.equal(false);
+    const second = ledger.charge(body('inv_1'), 'key_1');
+    expect(second).not.to.deep.equal(first);
+    expect(ledger.charge(body('inv_1'), 'key_1')).to.deep.equal(second);
+    expect(ledger.entries({ reference: 'inv_1' }).map((e) => e.id)).to.deep.equal([(first.body as { id: string }).id, (second.body as { id: string }).id]);
+    expect(ledger.getAccount('cus_1')!.balance).to.equal(400);
+  });
+
+  it('forgets an answer once it is forgetKeysAfterMs old, keeps it forever by default, and refuses a negative age', () => {
+    let now = 1_000_000;
+    const forgetful = new SandboxLedger({ forgetKeysAfterMs: 24 * 3600_000, now: () => now });
+    forgetful.setAccount('cus_1', { balance: 1000, currency: 'EUR' });
+    const first = forgetful.charge(body('inv_1'), 'key_1');
+    now += 24 * 3600_000 - 1;
+    expect(forgetful.charge(body('inv_1'), 'key_1')).to.deep.equal(first);
+    now += 1;
+    const again = forgetful.charge(body('inv_1'), 'key_1');
+    expect(again).not.to.deep.equal(first);
+    expect(forgetful.entries()).to.have.length(2);
+
+    forgetful.forgetKeysAfter(undefined);
+    now += 365 * 24 * 3600_000;
+    expect(forgetful.charge(body('inv_1'), 'key_1')).to.deep.equal(again);
+    // 0: nothing is remembered at all.
+    forgetful.forgetKeysAfter(0);
+    expect(forgetful.charge(body('inv_1'), 'key_1')).not.to.deep.equal(again);
+    expect(forgetful.entries()).to.have.length(3);
+    expect(() => forgetful.forgetKeysAfter(-1)).to.throw(RangeError);
+    expect(() => new SandboxLedger({ forgetKeysAfterMs: Number.NaN })).to.throw(RangeError);
+  });
+
+  describe('refunds', () => {
+    const refund = (chargeId: string, amount: number, reference = 'ord_1') => ({ chargeId, amount, reference });
+    const chargeId = (answer: ReturnType<SandboxLedger['charge']>) => (answer.body as { id: string }).id;
+
+    it('gives the money back to the balance once per key, in parts up to the charge', () => {
+      const charge = chargeId(ledger.charge(body('ord_1', 300), 'key_1'));
+      expect(ledger.getAccount('cus_1')!.balance).to.equal(700);
+      const first = ledger.refund(refund(charge, 100), 'refund_1');
+      expect(first.status).to.equal(200);
+      expect(first.body).to.include({ refunded: true }).and.have.property('id').that.matches(/^re_/);
+      expect(ledger.refund(refund(charge, 100), 'refund_1')).to.deep.equal(first);
+      expect(ledger.getAccount('cus_1')!.balance).to.equal(800);
+      expect(ledger.refund(refund(charge, 200), 'refund_2')).to.have.property('status', 200);
+      expect(ledger.getAccount('cus_1')!.balance).to.equal(1000);
+      const refunds = ledger.refunds();
+      expect(refunds.map((r) => [r.idempotencyKey, r.chargeId, r.amount, r.currency, r.reference, r.customerId])).to.deep.equal([
+        ['refund_1', charge, 100, 'EUR', 'ord_1', 'cus_1'],
+        ['refund_2', charge, 200, 'EUR', 'ord_1', 'cus_1'],
+      ]);
+      expect(ledger.refunds({ reference: 'ord_9' })).to.deep.equal([]);
+    });
+
+    it('refuses an unknown charge, a decline and more than remains, and stores the refusal for the key', () => {
+      const charge = chargeId(ledger.charge(body('ord_1', 300), 'key_1'));
+      const declined = chargeId(ledger.charge(body('ord_2', 5000), 'key_2'));
+      expect(ledger.refund(refund('ch_nope', 100), 'r1').body).to.deep.equal({ error: { code: 'charge_not_found', message: 'no charge ch_nope' } });
+      expect(ledger.refund(refund('ch_nope', 100), 'r1').status).to.equal(404);
+      const notCaptured = ledger.refund(refund(declined, 100), 'r2');
+      expect(notCaptured.status).to.equal(409);
+      expect(notCaptured.body).to.have.nested.property('error.code', 'charge_not_captured');
+      ledger.refund(refund(charge, 250), 'r3');
+      const exceeds = ledger.refund(refund(charge, 51), 'r4');
+      expect(exceeds.status).to.equal(409);
+      expect(exceeds.body).to.deep.equal({ error: { code: 'refund_exceeds_charge', message: `charge ${charge} has 50 of 300 left to refund, not 51` } });
+      expect(ledger.refund(refund(charge, 50), 'r4')).to.deep.equal(exceeds);
+      expect(ledger.refund(refund(charge, 50), 'r5').status).to.equal(200);
+      expect(ledger.getAccount('cus_1')!.balance).to.equal(1000);
+      expect(() => ledger.refund(refund(charge, 0), 'r6')).to.throw(RangeError);
+      expect(ledger.refunds()).to.have.length(2);
+    });
+
+    it('refunds again with a forgotten key, but never more than the charge', () => {
+      const charge = chargeId(ledger.charge(body('ord_1', 300), 'key_1'));
+      expect(ledger.refund(refund(charge, 300), 'refund_1').status).to.equal(200);
+      ledger.forgetKeys();
+      expect(ledger.refund(refund(charge, 300), 'refund_1').body).to.have.nested.property('error.code', 'refund_exceeds_charge');
+      expect(ledger.getAccount('cus_1')!.balance).to.equal(1000);
+    });
+  });
+
   describe('sandboxProvider', () => {
     it('returns the charge id and whether it charged, and maps 404 and 409 to their errors', async () => {
       const provider = sandboxProvider(ledger);
@@ -120,6 +206,21 @@ describe('payment sandbox ledger', () => {
       expect(notFound).to.be.instanceOf(CustomerNotFoundError).and.include({ customerId: 'cus_x' });
       const mismatch = await provider.charge({ ...request, currency: 'USD', idempotencyKey: 'key_4' }).catch((err: unknown) => err);
       expect(mismatch).to.be.instanceOf(CurrencyMismatchError).and.include({ customerId: 'cus_1', currency: 'USD' });
+    });
+
+    it("reads the ledger for one reference as the provider's charges", async () => {
+      const provider = sandboxProvider(ledger);
+      const request = { customerId: 'cus_1', amountCents: 400, currency: 'EUR', reference: 'inv_1', idempotencyKey: 'key_1' };
+      const first = await provider.charge(request);
+      const declined = await provider.charge({ ...request, amountCents: 900, idempotencyKey: 'key_2' });
+      await provider.charge({ ...request, reference: 'inv_2', idempotencyKey: 'key_3' });
+      const charges = await provider.chargesFor('inv_1');
+      expect(charges.map(({ createdAt, ...rest }) => rest)).to.deep.equal([
+        { id: first.chargeId, reference: 'inv_1', amountCents: 400, currency: 'EUR', charged: true },
+        { id: declined.chargeId, reference: 'inv_1', amountCents: 900, currency: 'EUR', charged: false },
+      ]);
+      expect(charges[0]!.createdAt).to.equal(ledger.entries()[0]!.createdAt);
+      expect(await provider.chargesFor('inv_9')).to.deep.equal([]);
     });
   });
 });

@@ -1,18 +1,42 @@
-// A PaymentProvider over HTTP: speaks the provider contract (POST /charges with an Idempotency-Key) to any server that implements it.
+// A PaymentProvider over HTTP: speaks the provider contract (POST /charges with an Idempotency-Key, GET /charges?reference=) to any server that implements it.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { z } from 'zod';
 import { parseRetryAfter } from '../../platform/http.js';
-import { CurrencyMismatchError, CustomerNotFoundError, NetworkError, type PaymentProvider } from './provider.js';
+import {
+  CurrencyMismatchError,
+  CustomerNotFoundError,
+  KeyInUseError,
+  NetworkError,
+  ProviderRejectedError,
+  type PaymentProvider,
+  type ProviderCharge,
+} from './provider.js';
 
 export interface HttpPaymentProviderOptions {
   /** Where the provider lives; `/charges` is appended, with or without a trailing `/` here. */
   baseUrl: string;
-  /** How long one charge may take, answer body included, before it counts as no answer. */
+  /** How long one call may take, answer body included, before it counts as no answer. */
   timeoutMs: number;
 }
 
 const chargeAnswer = z.object({ id: z.string().min(1), charged: z.boolean() });
+
+const ledgerAnswer = z.object({
+  data: z.array(
+    z.object({
+      id: z.string().min(1),
+      reference: z.string(),
+      amount: z.number().int(),
+      currency: z.string(),
+      charged: z.boolean(),
+      createdAt: z.string(),
+    }),
+  ),
+});
+
+/** The contract's error body; anything else (an HTML page from a wrong URL) has no code. */
+const errorAnswer = z.object({ error: z.object({ code: z.string(), message: z.string().optional() }) });
 
 /** An idle keep-alive connection is dropped after this, before a server's own idle timeout (Node's is 5 s) can close it under a request. */
 const IDLE_SOCKET_MS = 4000;
@@ -32,8 +56,11 @@ export function createHttpPaymentProvider(options: HttpPaymentProviderOptions): 
   const agent = tls ? new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }) : new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
   const send = tls ? httpsRequest : httpRequest;
 
-  /** POSTs `body`; one timer covers the request and the whole answer: a provider that sends headers and then stalls is no answer either. */
-  function post(body: string, idempotencyKey: string): Promise<Answer> {
+  /**
+   * POSTs `body` with its key, or GETs without one; one timer covers the request and the whole answer: a provider that
+   * sends headers and then stalls is no answer either. Rejects only when there is no answer; every status resolves.
+   */
+  function call(url: URL, post?: { body: string; idempotencyKey: string }): Promise<Answer> {
     return new Promise((resolve, reject) => {
       let settled = false;
       const finish = (err: Error | undefined, answer?: Answer) => {
@@ -43,27 +70,20 @@ export function createHttpPaymentProvider(options: HttpPaymentProviderOptions): 
         if (err) reject(err);
         else resolve(answer!);
       };
-      const req = send(
-        chargesUrl,
-        {
-          method: 'POST',
-          agent,
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/json',
-            'idempotency-key': idempotencyKey,
-            'content-length': Buffer.byteLength(body),
-          },
-        },
-        (res: IncomingMessage) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          // Reading every body to its end is what puts the connection back in the keep-alive pool.
-          res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, retryAfter: single(res.headers['retry-after']), text: Buffer.concat(chunks).toString('utf8') }));
-          res.on('error', (err) => finish(err));
-          res.on('close', () => res.complete || finish(Object.assign(new Error('the connection closed before the answer ended'), { code: 'ECONNRESET' })));
-        },
-      );
+      const headers: Record<string, string | number> = { accept: 'application/json' };
+      if (post) {
+        headers['content-type'] = 'application/json';
+        headers['idempotency-key'] = post.idempotencyKey;
+        headers['content-length'] = Buffer.byteLength(post.body);
+      }
+      const req = send(url, { method: post ? 'POST' : 'GET', agent, headers }, (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        // Reading every body to its end is what puts the connection back in the keep-alive pool.
+        res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, retryAfter: single(res.headers['retry-after']), text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (err) => finish(err));
+        res.on('close', () => res.complete || finish(Object.assign(new Error('the connection closed before the answer ended'), { code: 'ECONNRESET' })));
+      });
       const timer = setTimeout(() => {
         const err = new Error(`no answer within ${timeoutMs} ms`);
         err.name = 'TimeoutError';
@@ -71,21 +91,23 @@ export function createHttpPaymentProvider(options: HttpPaymentProviderOptions): 
         req.destroy(err);
       }, timeoutMs);
       req.on('error', (err) => finish(err));
-      req.end(body);
+      req.end(post?.body);
     });
+  }
+
+  async function answerOf(url: URL, post?: { body: string; idempotencyKey: string }): Promise<Answer> {
+    try {
+      return await call(url, post);
+    } catch (err) {
+      throw noAnswer(err, timeoutMs);
+    }
   }
 
   return {
     async charge(request) {
       const { customerId, amountCents, currency, reference, idempotencyKey } = request;
-      let response: Answer;
-      try {
-        response = await post(JSON.stringify({ customerId, amount: amountCents, currency, reference }), idempotencyKey);
-      } catch (err) {
-        throw noAnswer(err, timeoutMs);
-      }
+      const response = await answerOf(chargesUrl, { body: JSON.stringify({ customerId, amount: amountCents, currency, reference }), idempotencyKey });
       const { status, text } = response;
-
       if (status >= 200 && status < 300) {
         const parsed = chargeAnswer.safeParse(parseJson(text));
         if (!parsed.success) {
@@ -93,12 +115,49 @@ export function createHttpPaymentProvider(options: HttpPaymentProviderOptions): 
         }
         return { charged: parsed.data.charged, chargeId: parsed.data.id };
       }
-      if (status === 404) throw new CustomerNotFoundError(customerId);
-      if (status === 409) throw new CurrencyMismatchError(customerId, currency);
-      // 429, 5xx and whatever else the contract does not name: the charge may or may not have happened, so retry with the key.
-      throw new NetworkError(`payment provider answered ${status}${text ? `: ${excerpt(text)}` : ''}`, parseRetryAfter(response.retryAfter));
+      // By the code, not the status alone: a wrong base URL also answers 404, and that is no customer's fault.
+      const { code } = refusal(text);
+      if (status === 404 && code === 'customer_not_found') throw new CustomerNotFoundError(customerId);
+      if (status === 409 && code === 'currency_mismatch') throw new CurrencyMismatchError(customerId, currency);
+      if (status === 409 && code === 'idempotency_key_in_use') throw new KeyInUseError(idempotencyKey, parseRetryAfter(response.retryAfter));
+      throw failure(response);
+    },
+
+    async chargesFor(reference) {
+      const url = new URL(chargesUrl);
+      url.searchParams.set('reference', reference);
+      const response = await answerOf(url);
+      const { status, text } = response;
+      if (status < 200 || status >= 300) throw failure(response);
+      const parsed = ledgerAnswer.safeParse(parseJson(text));
+      if (!parsed.success) {
+        throw new NetworkError(`payment provider answered ${status} to GET /charges with an unexpected body: ${excerpt(text)}`);
+      }
+      // A provider that ignored the filter would hand us other references' charges, and one of them could pass for ours.
+      return parsed.data.data
+        .filter((entry) => entry.reference === reference)
+        .map(({ id, amount, currency, charged, createdAt }): ProviderCharge => ({ id, reference, amountCents: amount, currency, charged, createdAt }));
     },
   };
+}
+
+/**
+ * An answer the contract does not name as an outcome. A 4xx other than 408 and 429 says our request or configuration
+ * is wrong and retrying it cannot help; 408, 429, 5xx and anything else may or may not have been processed, so they are
+ * retried with the same key.
+ */
+function failure(response: Answer): ProviderRejectedError | NetworkError {
+  const { status, text } = response;
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+    const { code, message } = refusal(text);
+    return new ProviderRejectedError(status, code, message ?? excerpt(text));
+  }
+  return new NetworkError(`payment provider answered ${status}${text ? `: ${excerpt(text)}` : ''}`, parseRetryAfter(response.retryAfter));
+}
+
+function refusal(text: string): { code?: string; message?: string } {
+  const parsed = errorAnswer.safeParse(parseJson(text));
+  return parsed.success ? parsed.data.error : {};
 }
 
 function single(value: string | string[] | undefined): string | undefined {

@@ -1,4 +1,4 @@
-// The payment provider as Antaeus sees it: one charge call, its answer, and the three ways it can fail.
+// The payment provider as Antaeus sees it: a charge call and its answer, the provider's ledger for one reference, and the ways they fail.
 import { RetryableError } from '../../platform/errors/retryable.js';
 
 export interface ChargeRequest {
@@ -20,9 +20,30 @@ export interface ChargeResult {
   chargeId: string;
 }
 
+/** One entry of the provider's ledger: a charge, or a decline, made for a reference with whatever key. */
+export interface ProviderCharge {
+  /** The provider's id, the `chargeId` its charge answered. */
+  id: string;
+  reference: string;
+  /** In minor units (cents). */
+  amountCents: number;
+  /** ISO 4217, e.g. EUR. */
+  currency: string;
+  /** false: a decline for the balance, which moved no money. */
+  charged: boolean;
+  /** ISO 8601, as the provider gives it. */
+  createdAt: string;
+}
+
 export interface PaymentProvider {
   /** Charges the customer, or says the balance does not allow it; throws one of the errors below otherwise. */
   charge(request: ChargeRequest): Promise<ChargeResult>;
+  /**
+   * The provider's ledger for one reference, in the provider's order, whatever key each charge used: what settles a
+   * charge whose answer was lost, even once the provider has forgotten its key. Throws NetworkError when there is no
+   * usable answer, ProviderRejectedError when the provider refuses the request.
+   */
+  chargesFor(reference: string): Promise<ProviderCharge[]>;
 }
 
 /** The provider has no account for this customer: no retry can help. */
@@ -44,7 +65,45 @@ export class CurrencyMismatchError extends Error {
   }
 }
 
-/** No usable answer (timeout, refused connection, 5xx): the charge may or may not have happened; retry with the same key. */
+/** No usable answer (timeout, refused connection, 5xx, 408, 429): the charge may or may not have happened; retry with the same key. */
 export class NetworkError extends RetryableError {
   override name = 'NetworkError';
+}
+
+/** How long to wait before retrying a key the provider is still processing, when it does not say (Retry-After). */
+export const KEY_IN_USE_RETRY_MS = 1000;
+
+/**
+ * 409 idempotency_key_in_use: another request with this key is still being processed at the provider (a retry that
+ * overtook a slow first attempt). Its outcome is not known yet: retry with the same key after a short wait.
+ */
+export class KeyInUseError extends RetryableError {
+  override name = 'KeyInUseError';
+  constructor(
+    readonly idempotencyKey: string,
+    retryAfterMs: number = KEY_IN_USE_RETRY_MS,
+  ) {
+    super(`the payment provider is still processing a request with the idempotency key ${idempotencyKey}; retry later`, retryAfterMs);
+  }
+}
+
+/**
+ * The provider refused our request for good (a 4xx other than 408 and 429, and other than the customer's own errors
+ * above): our request or our configuration is wrong, never the customer's fault. Retrying the same request cannot help,
+ * and nothing was charged by it.
+ */
+export class ProviderRejectedError extends Error {
+  override name = 'ProviderRejectedError';
+  constructor(
+    /** The HTTP status, e.g. 400. */
+    readonly status: number,
+    /** The answer's `error.code`, e.g. `invalid_request`; undefined when the answer had none (an HTML 404 page). */
+    readonly code: string | undefined,
+    /** The answer's `error.message`, or an excerpt of its body. */
+    detail: string,
+  ) {
+    super(
+      `payment provider refused the request with ${status} ${code ?? '(no error code)'}${detail ? `: ${detail}` : ''}; check PAYMENT_PROVIDER_URL and the request`,
+    );
+  }
 }
