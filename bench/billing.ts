@@ -267,7 +267,7 @@ async function billingRun(db: Knex, databaseUrl: string, workers: Workers, invoi
   try {
     await waitForRedis(wiring.ctx.queues.connection, 5000);
     const runId = newId();
-    await createBillingRun(db, { id: runId, cutoffDate: CUTOFF, requestedBy: ACTOR });
+    await createBillingRun(db, { id: runId, cutoffDate: CUTOFF, requestedBy: ACTOR, jobId: jobIds.billingRun(runId) });
     const started = performance.now();
     await wiring.ctx.queues.add('billing', 'billing-run', { runId }, { jobId: jobIds.billingRun(runId) });
     await workers.completedAtLeast(invoices);

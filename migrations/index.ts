@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import * as initial from './20261121000000_initial.js';
 import * as sdiTransmission from './20261122000000_sdi_transmission.js';
 import * as billing from './20261123000000_billing.js';
+import * as ground from './20261129000000_ground.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -13,6 +14,7 @@ const migrations: [string, Migration][] = [
   ['20261121000000_initial', initial],
   ['20261122000000_sdi_transmission', sdiTransmission],
   ['20261123000000_billing', billing],
+  ['20261129000000_ground', ground],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

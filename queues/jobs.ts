@@ -1,36 +1,43 @@
-// The one typed map of queues, job names and payloads, used by every producer and every handler; and the deterministic job ids.
+// The one typed map of queues, job names and payloads, as zod schemas: producers type against it, handlers validate at their door; and the deterministic job ids.
+import { z } from 'zod';
 import { deliveryJobId } from '../shared/callbacks/messages.js';
-import type { ExternalInvoiceDocument, InvoiceDocument } from '../shared/invoices/document.js';
+import { externalInvoiceDocumentSchema, invoiceDocumentSchema } from '../shared/invoices/document.js';
 import type { QueueName } from '../shared/platform/queue-names.js';
-import type { SdiNotification } from '../shared/sdi/notifications.js';
+import { sdiNotificationSchema } from '../shared/sdi/notifications.js';
 
 export { QUEUE_NAMES, type QueueName } from '../shared/platform/queue-names.js';
 
+const id = z.string().min(1).max(128);
+
 /** Who submitted a document and when the API accepted it: the first event of its history. */
-export interface Acceptance {
-  acceptedAt: string;
-  submittedBy: string;
-}
+const acceptance = { acceptedAt: z.iso.datetime({ offset: true }), submittedBy: z.string().min(1).max(128) };
+
+const noData = z.object({}).strict();
 
 /**
  * Payloads carry ids; the handler reloads the rest from the database so a retry sees today's truth.
  * The intake jobs are the exception: the document is not in the database until their handler saves it.
  */
-export interface JobMap {
+export const jobSchemas = {
   'invoice-save': {
-    internal: Acceptance & { invoiceId: string; document: InvoiceDocument };
-    external: Acceptance & { invoiceId: string; document: ExternalInvoiceDocument };
-    'sdi-notification': Acceptance & { notificationId: string; notification: SdiNotification };
-  };
-  'sdi-send': { send: { invoiceId: string } };
+    internal: z.object({ ...acceptance, invoiceId: id, document: invoiceDocumentSchema }),
+    external: z.object({ ...acceptance, invoiceId: id, document: externalInvoiceDocumentSchema }),
+    'sdi-notification': z.object({ ...acceptance, notificationId: id, notification: sdiNotificationSchema }),
+  },
+  'sdi-send': { send: z.object({ invoiceId: id }) },
   /** `charge` charges an invoice (the billing run's job); `one-off` a payment asked for through the API. */
-  charge: { charge: { invoiceId: string }; 'one-off': { paymentId: string } };
+  charge: { charge: z.object({ invoiceId: id }), 'one-off': z.object({ paymentId: id }) },
   /** Runs asked for through the API carry their id; scheduled runs derive it from their job id. */
-  billing: { 'billing-run': { runId?: string } };
-  callback: { deliver: { messageId: string } };
-  reports: { 'dlq-report': Record<string, never>; 'invoice-report': Record<string, never> };
-}
+  billing: { 'billing-run': z.object({ runId: id.optional() }) },
+  callback: { deliver: z.object({ messageId: id }) },
+  reports: { 'dlq-report': noData, 'invoice-report': noData },
+  /** `sweep` re-drives the work the database owes; `reconcile` settles charges whose outcome is unknown. */
+  maintenance: { sweep: noData, reconcile: noData },
+} as const satisfies Record<QueueName, Record<string, z.ZodType>>;
 
+type Schemas = typeof jobSchemas;
+
+export type JobMap = { [Q in keyof Schemas]: { [N in keyof Schemas[Q]]: z.output<Schemas[Q][N] & z.ZodType> } };
 export type JobName<Q extends QueueName> = keyof JobMap[Q] & string;
 export type JobData<Q extends QueueName, N extends JobName<Q>> = JobMap[Q][N];
 
@@ -38,6 +45,18 @@ export type JobData<Q extends QueueName, N extends JobName<Q>> = JobMap[Q][N];
 type Exactly<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 const everyQueueHasJobs: Exactly<keyof JobMap, QueueName> = true;
 void everyQueueHasJobs;
+
+/** Why a payload cannot be valid, or undefined when it is: one line naming each bad field. */
+export function payloadProblem(queue: QueueName, name: string, data: unknown): string | undefined {
+  const schema = (jobSchemas[queue] as Record<string, z.ZodType>)[name];
+  if (!schema) return `no job ${queue}/${name} in the job map`;
+  const parsed = schema.safeParse(data);
+  if (parsed.success) return undefined;
+  return parsed.error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.join('.') : 'payload'}: ${i.message}`)
+    .join('; ');
+}
 
 /** Deterministic job ids: BullMQ refuses `:` in custom ids, so ids are joined with `-`. */
 export const jobIds = {
@@ -51,4 +70,6 @@ export const jobIds = {
   dunning: (invoiceId: string, step: number) => `charge-${invoiceId}-dunning-${step}`,
   oneOffCharge: (paymentId: string) => `payment-${paymentId}`,
   billingRun: (runId: string) => `billing-run-${runId}`,
+  /** One sweep per minute slot, whoever asks for it: a worker starting, the watchdog, the scheduler. */
+  sweep: (at: number) => `sweep-${Math.floor(at / 60_000)}`,
 };

@@ -23,25 +23,39 @@ export const KEEP_FAILED = { age: 7 * 24 * 3600, count: 50_000 };
 
 const HOUR = 3_600_000;
 
+/** The shortest any queue keeps retrying: a dependency down for an hour, and as long again to spare (the spec's two hours). */
+export const MIN_RETRY_WINDOW_MS = 2 * HOUR;
+
+/**
+ * Exponential retries from RETRY_BASE_DELAY_MS, doubling up to 900 times it (15 minutes at the default 1 s), 20
+ * attempts: at least 2 h 27 min of retries even when the jitter draws short every time, and no hour-long silence
+ * after a dependency returns. The whole schedule scales with the base, so tests compress it by shortening the base.
+ */
+const OUTAGE_ATTEMPTS = 20;
+const CAP_IN_BASES = 900;
+
 export function queuePolicies(
   config: Pick<Config, 'retryBaseDelayMs' | 'callbackRetrySchedule' | 'workerConcurrency' | 'jobAttempts'>,
 ): Record<QueueName, QueuePolicy> {
-  const exponential = (capMs: number): Backoff => ({ kind: 'exponential', baseMs: config.retryBaseDelayMs, capMs, jitter: 0.2 });
+  const outage: Backoff = { kind: 'exponential', baseMs: config.retryBaseDelayMs, capMs: config.retryBaseDelayMs * CAP_IN_BASES, jitter: 0.2 };
   const policies: Record<QueueName, QueuePolicy> = {
-    'invoice-save': { attempts: 10, backoff: exponential(5 * 60_000), concurrency: 10, maxStalledCount: 1 },
-    // 15 attempts reach about four hours: an SMTP or PEC outage of an hour or two is ridden out before NOT_SENT.
-    'sdi-send': { attempts: 15, backoff: exponential(HOUR), concurrency: 5, maxStalledCount: 1 },
-    // A charge is safe to run again after any crash (lease and idempotency key), and a stuck one leaves an invoice
-    // unpaid: let it survive many lost workers rather than land in the DLQ for a rolling restart.
-    charge: { attempts: 8, backoff: exponential(HOUR), concurrency: 20, maxStalledCount: 20 },
-    billing: { attempts: 5, backoff: exponential(10 * 60_000), concurrency: 1, maxStalledCount: 5 },
+    // The database and Redis are the dependencies: an hour-long database outage is ridden out.
+    'invoice-save': { attempts: OUTAGE_ATTEMPTS, backoff: outage, concurrency: 10, maxStalledCount: 1 },
+    // An SMTP or PEC outage of an hour or two is ridden out before NOT_SENT; while the breaker is open no attempt is spent.
+    'sdi-send': { attempts: OUTAGE_ATTEMPTS, backoff: outage, concurrency: 5, maxStalledCount: 1 },
+    // A charge is safe to run again after any crash (lease, ledger and idempotency key), and a stuck one leaves an
+    // invoice unpaid: let it survive many lost workers rather than land in the DLQ for a rolling restart.
+    charge: { attempts: OUTAGE_ATTEMPTS, backoff: outage, concurrency: 20, maxStalledCount: 20 },
+    billing: { attempts: OUTAGE_ATTEMPTS, backoff: outage, concurrency: 1, maxStalledCount: 5 },
     callback: {
       attempts: config.callbackRetrySchedule.length + 1,
       backoff: { kind: 'schedule', delaysMs: config.callbackRetrySchedule.map((s) => s * 1000), capMs: 24 * HOUR, jitter: 0.2 },
       concurrency: 20,
       maxStalledCount: 1,
     },
-    reports: { attempts: 3, backoff: exponential(10 * 60_000), concurrency: 1, maxStalledCount: 1 },
+    reports: { attempts: OUTAGE_ATTEMPTS, backoff: outage, concurrency: 1, maxStalledCount: 1 },
+    // A sweep or a reconcile that fails is also replaced by the next one on the schedule; retrying it costs nothing.
+    maintenance: { attempts: OUTAGE_ATTEMPTS, backoff: outage, concurrency: 2, maxStalledCount: 5 },
   };
   for (const [queue, concurrency] of Object.entries(config.workerConcurrency) as [QueueName, number][]) {
     policies[queue] = { ...policies[queue], concurrency };
@@ -66,4 +80,14 @@ export function backoffDelay(backoff: Backoff, attemptsMade: number, random: () 
   const jittered = nominal * (1 - backoff.jitter + 2 * backoff.jitter * random());
   const wanted = Math.max(jittered, retryAfterMs ?? 0);
   return Math.round(Math.min(wanted, backoff.capMs));
+}
+
+/**
+ * How long a job keeps retrying before it gives up: the sum of its waits between `attempts` attempts. With
+ * `random` always 0 every wait draws the shortest jitter: the window the policy guarantees.
+ */
+export function retryWindowMs(policy: Pick<QueuePolicy, 'attempts' | 'backoff'>, random: () => number = () => 0): number {
+  let total = 0;
+  for (let n = 1; n < policy.attempts; n += 1) total += backoffDelay(policy.backoff, n, random);
+  return total;
 }

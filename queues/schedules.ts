@@ -5,6 +5,12 @@ import type { JobData, JobName, QueueName } from './jobs.js';
 import { queuePolicies } from './policy.js';
 import { defaultJobOptions, type Queues } from './producer.js';
 
+/** How often `maintenance/reconcile` settles charges left unknown. */
+export const RECONCILE_EVERY_MS = 10 * 60_000;
+
+/** How often every worker process asks for a `maintenance/sweep` (see workers/sweep-clock.ts: not a scheduler, so it outlives a Redis that lost its data). */
+export const SWEEP_EVERY_MS = 60_000;
+
 interface Schedule<Q extends QueueName, N extends JobName<Q>> {
   queue: Q;
   /** The scheduler id, stable across releases: upserting it again updates it in place. */
@@ -22,6 +28,8 @@ export function jobSchedules(config: Pick<Config, 'reportsEveryMinutes' | 'billi
     { queue: 'billing', id: 'billing-run', name: 'billing-run', data: {}, repeat: { pattern: config.billingCron, tz: config.billingTz } },
     { queue: 'reports', id: 'dlq-report', name: 'dlq-report', data: {}, repeat: reports },
     { queue: 'reports', id: 'invoice-report', name: 'invoice-report', data: {}, repeat: reports },
+    // Unknown charge outcomes are rare and a charge attempt settles its own first: a slow pace is enough.
+    { queue: 'maintenance', id: 'reconcile', name: 'reconcile', data: {}, repeat: { every: RECONCILE_EVERY_MS } },
   ];
 }
 

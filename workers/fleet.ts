@@ -1,8 +1,9 @@
 // Starts a worker fleet, the one way every process does: its services, its Redis connection, one BullMQ Worker per served queue.
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { RateLimitError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { AppContext } from '../queues/context.js';
-import type { QueueName } from '../queues/jobs.js';
+import { payloadProblem, type QueueName } from '../queues/jobs.js';
 import { backoffDelay, queuePolicies } from '../queues/policy.js';
+import { CircuitOpenError } from '../shared/platform/errors/circuit-open.js';
 import { RetryableError } from '../shared/platform/errors/retryable.js';
 import { createWorkerConnection } from '../shared/platform/redis.js';
 import { handlers as taskList } from './index.js';
@@ -45,7 +46,9 @@ export function startFleet(ctx: AppContext, options: FleetOptions = {}): Fleet {
 
   const workers = queues.map((queue) => {
     const policy = policies[queue];
-    const worker = new Worker(queue, processorFor(queue, workerCtx, handlers), {
+    // The queue pauses (for every worker of it) while a dependency's circuit is open: jobs wait without spending attempts.
+    const pause = (ms: number) => worker.rateLimit(ms);
+    const worker: Worker = new Worker(queue, processorFor(queue, workerCtx, handlers, pause), {
       connection,
       prefix: ctx.queues.prefix,
       concurrency: policy.concurrency,
@@ -82,8 +85,12 @@ export function startFleet(ctx: AppContext, options: FleetOptions = {}): Fleet {
   };
 }
 
-/** Dispatches a queue's jobs to their handlers, with a scoped logger, "attempt n of m" on each failure and the give-up hook on the last. */
-export function processorFor(queue: QueueName, ctx: WorkerContext, handlers: Partial<HandlerRegistry>) {
+/**
+ * Dispatches a queue's jobs to their handlers: the payload checked against the job map first (a malformed one fails at
+ * once), a scoped logger, "attempt n of m" on each failure, the give-up hook on the last. A CircuitOpenError pauses the
+ * queue through `pause` and puts the job back without spending an attempt.
+ */
+export function processorFor(queue: QueueName, ctx: WorkerContext, handlers: Partial<HandlerRegistry>, pause?: (ms: number) => Promise<void>) {
   const byName = handlers[queue] as Record<string, JobHandler<unknown>> | undefined;
   return async (job: Job): Promise<unknown> => {
     const attempt = job.attemptsMade + 1;
@@ -92,17 +99,28 @@ export function processorFor(queue: QueueName, ctx: WorkerContext, handlers: Par
     const jobCtx: JobContext = { ...ctx, log, job: { id: job.id ?? '', queue, name: job.name, attempt, maxAttempts, createdAt: job.timestamp } };
     const handler = byName?.[job.name];
     const started = performance.now();
+    let poisoned = false;
     try {
       if (!handler) throw new UnrecoverableError(`no handler for ${queue}/${job.name}`);
+      const problem = payloadProblem(queue, job.name, job.data);
+      if (problem) {
+        poisoned = true;
+        throw new UnrecoverableError(`malformed payload, no retry can mend it: ${problem}`);
+      }
       const result = await handler.run(job.data, jobCtx);
       log.info({ outcome: 'completed', ms: Math.round(performance.now() - started) }, 'job completed');
       return result;
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
+      if (error instanceof CircuitOpenError && pause) {
+        log.info({ dependency: error.dependency, waitMs: error.retryAfterMs }, `${error.dependency} circuit open: queue paused, attempt ${attempt} not spent`);
+        await pause(error.retryAfterMs ?? 1000);
+        throw new RateLimitError();
+      }
       const last = error instanceof UnrecoverableError || attempt >= maxAttempts;
       const ms = Math.round(performance.now() - started);
       log.warn({ err: error, ms, outcome: last ? 'failed' : 'retrying' }, `attempt ${attempt} of ${maxAttempts} failed: ${error.message}`);
-      if (last && handler?.giveUp) {
+      if (last && handler?.giveUp && !poisoned) {
         await handler.giveUp(job.data, jobCtx, error).catch((hookErr: unknown) =>
           log.error({ err: hookErr }, 'could not record the final failure; the job stays in the failed set'),
         );

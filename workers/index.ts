@@ -6,6 +6,8 @@ import { chargeOneOffPayment, giveUpOneOffPayment } from './charge/one-off.js';
 import { saveExternalInvoice } from './invoice-save/external.js';
 import { saveInternalInvoice } from './invoice-save/internal.js';
 import { applySdiNotification, giveUpSdiNotification } from './invoice-save/sdi-notification.js';
+import { reconcile } from './maintenance/reconcile.js';
+import { sweep } from './maintenance/sweep.js';
 import { writeDlqReport } from './reports/dlq-report.js';
 import { writeInvoiceReport } from './reports/invoice-report.js';
 import { giveUpSending, sendToSdi } from './sdi-send/send.js';
@@ -33,5 +35,9 @@ export const handlers: HandlerRegistry = {
   reports: {
     'dlq-report': { run: writeDlqReport },
     'invoice-report': { run: writeInvoiceReport },
+  },
+  maintenance: {
+    sweep: { run: sweep },
+    reconcile: { run: reconcile },
   },
 };

@@ -2,6 +2,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { AppContext } from '../queues/context.js';
 import { createInvoiceCharges, type InvoiceCharges } from '../shared/billing/invoice-charges.js';
+import { withCircuitBreaker } from '../shared/billing/provider/breaker.js';
 import { createHttpPaymentProvider } from '../shared/billing/provider/http-provider.js';
 import type { PaymentProvider } from '../shared/billing/provider/provider.js';
 import { createXsdValidator, type XsdValidator } from '../shared/sdi/fatturapa/xsd.js';
@@ -27,19 +28,26 @@ const noPaymentProvider: PaymentProvider = {
   async charge() {
     throw new UnrecoverableError('PAYMENT_PROVIDER_URL is not set: this process cannot charge');
   },
+  async chargesFor() {
+    throw new UnrecoverableError('PAYMENT_PROVIDER_URL is not set: this process cannot read the provider ledger');
+  },
 };
 
 /** `given` replaces a service, e.g. an in-process payment provider in the benchmark. */
 export function createWorkerServices({ config, log, db }: AppContext, given: Partial<WorkerServices> = {}): WorkerServices & { close(): void } {
   const mailer = given.mailer ?? (config.smtpUrl ? createSdiMailer(config, log.child({ component: 'sdi-mailer' })) : noSmtpMailer);
-  const payments =
+  const provider =
     given.payments ??
     (config.paymentProviderUrl ? createHttpPaymentProvider({ baseUrl: config.paymentProviderUrl, timeoutMs: config.paymentProviderTimeoutMs }) : noPaymentProvider);
+  const payments = withCircuitBreaker(provider, { resetMs: config.paymentBreakerResetMs, log: log.child({ component: 'payment-provider' }) });
   return {
     mailer,
     xsd: given.xsd ?? createXsdValidator(),
     payments,
     invoiceCharges: given.invoiceCharges ?? createInvoiceCharges(db),
-    close: () => mailer.close(),
+    close: () => {
+      mailer.close();
+      payments.shutdown();
+    },
   };
 }

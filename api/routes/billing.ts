@@ -22,7 +22,7 @@ export function billingRoutes(router: Router, ctx: AppContext): void {
     const { cutoffDate } = parseBody(runRequest, req.body);
     const id = newId();
     const principal = res.locals.principal;
-    await createBillingRun(ctx.db, { id, cutoffDate: cutoffDate ?? localDate(new Date(), ctx.config.billingTz), requestedBy: actors.user(principal.userId) });
+    await createBillingRun(ctx.db, { id, cutoffDate: cutoffDate ?? localDate(new Date(), ctx.config.billingTz), requestedBy: actors.user(principal.userId), jobId: jobIds.billingRun(id) });
     try {
       await ctx.queues.add('billing', 'billing-run', { runId: id }, { jobId: jobIds.billingRun(id) });
     } catch (err) {

@@ -10,7 +10,7 @@ import { XmlParseError } from '../../shared/sdi/fatturapa/dom.js';
 import { isSettlingReceipt, parseSdiReceipt, RECEIPT_OUTCOMES } from '../../shared/sdi/fatturapa/messages.js';
 import { createXsdValidator, MESSAGES_XSD } from '../../shared/sdi/fatturapa/xsd.js';
 import { findSdiFileByName } from '../../shared/sdi/files.js';
-import { findVisibleNotification, sdiNotificationId, sdiNotificationSchema, type SdiNotification } from '../../shared/sdi/notifications.js';
+import { findVisibleNotification, recordNotification, sdiNotificationId, sdiNotificationSchema, type SdiNotification } from '../../shared/sdi/notifications.js';
 import { findVisibleReceipt, recordReceipt } from '../../shared/sdi/receipts.js';
 import { ApiError, notFound } from '../errors.js';
 import { requireCustomer } from '../guards.js';
@@ -22,10 +22,16 @@ export const XML_TYPES = ['application/xml', 'text/xml', 'application/*+xml'];
 export function sdiRoutes(router: Router, ctx: AppContext): void {
   const xsd = createXsdValidator();
 
-  /** Queues a notification; the id derives from it, so the SdI repeating itself is applied once. */
+  /**
+   * Records a notification, then queues it; the id derives from it, so the SdI repeating itself is applied once. The
+   * row comes first: the SdI says a thing once, so what it said must outlive a Redis that loses the job (the sweep
+   * queues every pending notification again).
+   */
   async function enqueue(principal: Principal, notification: SdiNotification): Promise<string> {
     const id = sdiNotificationId(notification.customerId, notification.invoiceNumber, notification.status);
-    const payload = { notificationId: id, notification, acceptedAt: nowIso(), submittedBy: principal.userId };
+    const acceptedAt = nowIso();
+    await recordNotification(ctx.db, id, notification, acceptedAt, actors.user(principal.userId));
+    const payload = { notificationId: id, notification, acceptedAt, submittedBy: principal.userId };
     await ctx.queues.add('invoice-save', 'sdi-notification', payload, { jobId: jobIds.sdiNotification(id) });
     return id;
   }

@@ -1,8 +1,16 @@
-// The one path of every charge (an invoice, a one-off payment; an order next): take the lease, call the provider with the key, map its refusals.
+// The one path of every charge (an invoice, a one-off payment; an order next): take the lease, ask the ledger after a lost answer, call the provider with the key, map its refusals.
 import { UnrecoverableError } from 'bullmq';
 import type { Config } from '../platform/config.js';
 import type { Lease } from './leases.js';
-import { CurrencyMismatchError, CustomerNotFoundError, type ChargeRequest, type ChargeResult, type PaymentProvider } from './provider/provider.js';
+import {
+  CurrencyMismatchError,
+  CustomerNotFoundError,
+  ProviderRejectedError,
+  type ChargeRequest,
+  type ChargeResult,
+  type PaymentProvider,
+  type ProviderCharge,
+} from './provider/provider.js';
 
 /** A charge in flight holds its row for twice the provider timeout: by then the call has ended, one way or the other. */
 export function chargeLeaseMs(config: Pick<Config, 'paymentProviderTimeoutMs'>): number {
@@ -25,6 +33,10 @@ export interface Chargeable {
   release(lease: Lease): Promise<void>;
   /** Records that the provider refused for good (no account for the customer, another currency): FAILED, with the reason. */
   refuse(reason: string): Promise<void>;
+  /** Records why the charge cannot be made as configured (the provider rejected our request): still owed, so still PENDING. */
+  holdBack(reason: string): Promise<void>;
+  /** The provider's ids of this subject's charges whose outcome is recorded already (earlier dunning attempts). */
+  recordedChargeIds(): Promise<string[]>;
 }
 
 export interface ChargeContext {
@@ -32,26 +44,53 @@ export interface ChargeContext {
   services: { payments: PaymentProvider };
 }
 
-/** `held`: another attempt holds the charge, or it moved on; the caller looks again. Otherwise the provider's answer. */
-export type ChargeAttempt = { held: true } | { held: false; result: ChargeResult };
+/**
+ * `held`: another attempt holds the charge, or it moved on; the caller looks again. Otherwise the provider's answer,
+ * `fromLedger` when it was read from the provider's ledger rather than answered to a charge call.
+ */
+export type ChargeAttempt = { held: true } | { held: false; result: ChargeResult; fromLedger: boolean };
 
 /**
  * One attempt: only the lease holder calls the provider, with the subject's key, so a retry, a stalled job's twin or a
- * second job gets the first answer rather than a second charge. A refusal no retry can mend is recorded and stops the
- * job (UnrecoverableError); no answer gives the lease back and throws the provider's retryable error.
+ * second job gets the first answer rather than a second charge. After a call whose answer was lost, the provider's
+ * ledger is asked first: a provider forgets keys (Stripe after 24 hours), and then only the ledger knows. A refusal no
+ * retry can mend is recorded and stops the job (UnrecoverableError); no answer gives the lease back and throws the
+ * provider's retryable error.
  */
 export async function attemptCharge(ctx: ChargeContext, subject: Chargeable): Promise<ChargeAttempt> {
   const lease = await subject.claim(chargeLeaseMs(ctx.config));
   if (!lease) return { held: true };
   try {
-    return { held: false, result: await ctx.services.payments.charge(subject.request) };
+    if (lease.earlierCalls > 0) {
+      const settled = await settledByLedger(ctx.services.payments, subject);
+      if (settled) return { held: false, result: settled, fromLedger: true };
+    }
+    return { held: false, result: await ctx.services.payments.charge(subject.request), fromLedger: false };
   } catch (err) {
     if (err instanceof CustomerNotFoundError || err instanceof CurrencyMismatchError) {
       await subject.refuse(err.message);
       throw new UnrecoverableError(err.message);
     }
-    // No answer: the charge may have happened. The retry asks again with the same key and gets the first answer.
+    if (err instanceof ProviderRejectedError) {
+      // Our request or configuration is wrong, not the customer: the money is still owed, and no retry will mend it.
+      await subject.holdBack(err.message);
+      throw new UnrecoverableError(err.message);
+    }
+    // No answer: the charge may have happened. The retry asks the ledger, then again with the same key.
     await subject.release(lease).catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * What the provider's ledger says became of the subject's unrecorded charge: a charge for its reference, amount and
+ * currency that is not recorded yet. A success wins over a decline; nothing found means nothing was charged.
+ */
+export async function settledByLedger(payments: PaymentProvider, subject: Pick<Chargeable, 'request' | 'recordedChargeIds'>): Promise<ChargeResult | undefined> {
+  const { reference, amountCents, currency } = subject.request;
+  const [entries, recorded] = await Promise.all([payments.chargesFor(reference), subject.recordedChargeIds()]);
+  const known = new Set(recorded);
+  const ours = entries.filter((e: ProviderCharge) => !known.has(e.id) && e.amountCents === amountCents && e.currency === currency);
+  const found = ours.find((e) => e.charged) ?? ours[0];
+  return found && { charged: found.charged, chargeId: found.id };
 }

@@ -1,4 +1,6 @@
-// The dunning schedule as a pure function: after a declined charge, when to try again, or that it is over.
+// The dunning schedule as pure functions: after a declined charge, when to try again, or that it is over; and what a provider answer comes to.
+import type { InvoiceChargeOutcome } from './invoice-charges.js';
+import type { ChargeResult } from './provider/provider.js';
 export type AfterDecline = { final: true; attempts: number } | { final: false; nextStep: number; nextAt: Date };
 
 const DAY_MS = 86_400_000;
@@ -11,4 +13,14 @@ export function afterDecline(step: number, dunningDays: readonly number[], now: 
   const waitDays = dunningDays[step];
   if (waitDays === undefined) return { final: true, attempts: step + 1 };
   return { final: false, nextStep: step + 1, nextAt: new Date(now.getTime() + Math.round(waitDays * DAY_MS)) };
+}
+
+/** What the provider's answer to the charge at dunning step `step` comes to: paid, declined with the next attempt, or failed for good. */
+export function chargeOutcome(result: ChargeResult, step: number, dunningDays: readonly number[], now: Date): InvoiceChargeOutcome {
+  if (result.charged) return { status: 'PAID', chargeId: result.chargeId };
+  const next = afterDecline(step, dunningDays, now);
+  if (next.final) {
+    return { status: 'FAILED', chargeId: result.chargeId, reason: `insufficient balance: declined ${next.attempts} time${next.attempts === 1 ? '' : 's'}` };
+  }
+  return { status: 'DECLINED', chargeId: result.chargeId, reason: 'insufficient balance', nextStep: next.nextStep, nextChargeAt: next.nextAt.toISOString() };
 }

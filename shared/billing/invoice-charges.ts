@@ -5,7 +5,7 @@ import type { Invoice } from '../invoices/invoice.js';
 import { findInvoices } from '../invoices/store.js';
 import { Batcher } from '../platform/batcher.js';
 import { nowIso, returnedId } from '../platform/db.js';
-import { chargeable, claimCharge, newLease, type Lease } from './leases.js';
+import { chargeable, claimCharge, leaseColumns, leaseOf, newLease, type Lease } from './leases.js';
 import { insertPayment, paymentIdForCharge, paymentRow, type NewPayment } from './payments.js';
 
 export type InvoiceChargeOutcome =
@@ -77,9 +77,9 @@ async function claimInvoiceCharges(db: Knex, claims: Claim[]): Promise<(Lease | 
     const now = new Date();
     const lease = newLease(leaseMs, now);
     const rows: unknown[] = await chargeable(db('invoices').whereIn('id', [...first.keys()]).andWhere({ dunning_step: step }), 'invoices', now)
-      .update({ charge_lease_token: lease.token, charge_lease_until: lease.until })
-      .returning('id');
-    for (const row of rows) leases.set(first.get(returnedId(row))!, lease);
+      .update(leaseColumns(db, lease))
+      .returning(['id', 'charge_calls']);
+    for (const row of rows) leases.set(first.get(returnedId(row))!, leaseOf(lease, row));
   }
   return claims.map((c) => leases.get(c));
 }
@@ -91,7 +91,8 @@ async function claimInvoiceCharges(db: Knex, claims: Claim[]): Promise<(Lease | 
  */
 async function settleInvoiceCharges(db: Knex, settlements: Settlement[]): Promise<boolean[]> {
   const at = nowIso();
-  const release = { charge_lease_token: null, charge_lease_until: null, updated_at: at, updated_by: actors.worker('charge') };
+  // An outcome recorded: no call of this step is unknown any more.
+  const release = { charge_lease_token: null, charge_lease_until: null, charge_calls: 0, updated_at: at, updated_by: actors.worker('charge') };
   const setFor = (outcome: InvoiceChargeOutcome) =>
     outcome.status === 'PAID'
       ? { ...release, payment_status: 'PAID', payment_failure_reason: null, next_charge_at: null }

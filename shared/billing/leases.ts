@@ -1,7 +1,8 @@
 // The charge lease of an invoice or a one-off payment: only its holder may call the provider; taken, given back, waited for.
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { nowIso } from '../platform/db.js';
+import { CHARGEABLE_STATUSES } from '../invoices/status.js';
+import { nowIso, toNumber } from '../platform/db.js';
 import { RetryableError } from '../platform/errors/retryable.js';
 
 export type ChargeTable = 'invoices' | 'payments';
@@ -12,9 +13,30 @@ const PENDING: Record<ChargeTable, [string, string]> = { invoices: ['payment_sta
 export interface Lease {
   token: string;
   until: string;
+  /**
+   * Provider calls made for this charge before this lease with no outcome recorded (an answer lost, a worker killed
+   * mid-call). Above 0 the provider may have charged already, and may have forgotten the key: ask its ledger first.
+   */
+  earlierCalls: number;
 }
 
-export const newLease = (leaseMs: number, now = new Date()): Lease => ({ token: randomUUID(), until: new Date(now.getTime() + leaseMs).toISOString() });
+export const newLease = (leaseMs: number, now = new Date()): Omit<Lease, 'earlierCalls'> => ({
+  token: randomUUID(),
+  until: new Date(now.getTime() + leaseMs).toISOString(),
+});
+
+/** The columns a claim sets: the lease, and one more call counted before it is made (a crash mid-call must leave a trace). */
+export const leaseColumns = (db: Knex, lease: Omit<Lease, 'earlierCalls'>) => ({
+  charge_lease_token: lease.token,
+  charge_lease_until: lease.until,
+  charge_calls: db.raw('charge_calls + 1'),
+});
+
+/** The lease a claim's returned row stands for. */
+export const leaseOf = (lease: Omit<Lease, 'earlierCalls'>, row: unknown): Lease => ({
+  ...lease,
+  earlierCalls: toNumber((row as { charge_calls?: unknown }).charge_calls ?? 1) - 1,
+});
 
 /**
  * Takes the charge of one row for `leaseMs`, if it is still to be charged and nobody holds it: a conditional update,
@@ -24,15 +46,25 @@ export const newLease = (leaseMs: number, now = new Date()): Lease => ({ token: 
 export async function claimCharge(db: Knex, table: ChargeTable, id: string, leaseMs: number, where: Record<string, unknown> = {}): Promise<Lease | undefined> {
   const now = new Date();
   const lease = newLease(leaseMs, now);
-  const updated = await chargeable(db(table).where({ id, ...where }), table, now).update({ charge_lease_token: lease.token, charge_lease_until: lease.until });
-  return updated === 1 ? lease : undefined;
+  const rows: unknown[] = await chargeable(db(table).where({ id, ...where }), table, now)
+    .update(leaseColumns(db, lease))
+    .returning(['id', 'charge_calls']);
+  return rows.length === 1 ? leaseOf(lease, rows[0]) : undefined;
 }
 
-/** The conditions of a claim: still to be charged, no unexpired lease, and for an invoice, no dunning attempt still to wait for. */
+/**
+ * The conditions of a claim: still to be charged, no unexpired lease, and for an invoice, accepted by the SdI with
+ * something to charge and no dunning attempt still to wait for.
+ */
 export function chargeable(query: Knex.QueryBuilder, table: ChargeTable, now: Date): Knex.QueryBuilder {
   const [column, pending] = PENDING[table];
   query.where(column, pending).andWhere((q) => q.whereNull('charge_lease_until').orWhere('charge_lease_until', '<', now.toISOString()));
-  if (table === 'invoices') query.andWhere((q) => q.whereNull('next_charge_at').orWhere('next_charge_at', '<=', now.toISOString()));
+  if (table === 'invoices') {
+    query
+      .whereIn('status', CHARGEABLE_STATUSES)
+      .andWhere('total_cents', '>', 0)
+      .andWhere((q) => q.whereNull('next_charge_at').orWhere('next_charge_at', '<=', now.toISOString()));
+  }
   return query;
 }
 

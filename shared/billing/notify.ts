@@ -2,8 +2,9 @@
 import { enqueueCallback } from '../callbacks/messages.js';
 import type { Invoice } from '../invoices/invoice.js';
 import { invoiceCallbackTarget, type NotifyContext } from '../invoices/notify.js';
+import { findInvoice } from '../invoices/store.js';
 import { formatCents } from '../platform/money.js';
-import type { Payment } from './payments.js';
+import { latestInvoicePayment, type Payment } from './payments.js';
 
 /** One message per charge attempt (per idempotency key), with the invoice's payment status after it. */
 export async function notifyInvoicePayment(ctx: NotifyContext, invoice: Invoice, payment: Payment): Promise<void> {
@@ -30,4 +31,12 @@ export async function notifyInvoicePayment(ctx: NotifyContext, invoice: Invoice,
     resource: { type: 'invoice', id: invoice.id },
     eventKey: `payment-${payment.idempotencyKey}`,
   });
+}
+
+/** After a settlement: the invoice as it is now and its newest payment, told to the client (when it has a callback URL). */
+export async function notifyLatestInvoicePayment(ctx: NotifyContext, invoiceId: string): Promise<void> {
+  const invoice = await findInvoice(ctx.db, invoiceId);
+  if (!invoice || !invoiceCallbackTarget(invoice)) return;
+  const payment = await latestInvoicePayment(ctx.db, invoiceId);
+  if (payment) await notifyInvoicePayment(ctx, invoice, payment);
 }

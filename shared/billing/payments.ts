@@ -119,6 +119,7 @@ export async function settleOneOffPayment(
       provider_charge_id: outcome.chargeId ?? null,
       charge_lease_token: null,
       charge_lease_until: null,
+      charge_calls: 0,
       updated_at: nowIso(),
     });
   return updated === 1;
@@ -132,6 +133,12 @@ export async function findPayment(db: Knex, id: string): Promise<Payment | undef
 export async function findVisiblePayment(db: Knex, principal: Principal, id: string): Promise<Payment | undefined> {
   const row = await scopeToCustomers(db('payments').first('*').where('payments.id', id), db, principal, 'payments.customer_id');
   return row ? toPayment(row) : undefined;
+}
+
+/** The provider's ids of an invoice's charges whose outcome is recorded: the ledger entries already accounted for. */
+export async function recordedInvoiceChargeIds(db: Knex, invoiceId: string): Promise<string[]> {
+  const rows: { provider_charge_id: string }[] = await db('payments').select('provider_charge_id').where({ invoice_id: invoiceId }).whereNotNull('provider_charge_id');
+  return rows.map((r) => r.provider_charge_id);
 }
 
 /** The newest payment of an invoice: what its last charge attempt came to. */

@@ -2,6 +2,7 @@
 import type { Knex } from 'knex';
 import type { Actor } from '../access/actors.js';
 import { isOperator, scopeToCustomers, type Principal } from '../access/principal.js';
+import { AWAITING_SDI_STATUSES, CHARGEABLE_STATUSES } from '../invoices/status.js';
 import { nowIso, returnedId, toIso, toNumber } from '../platform/db.js';
 import { stableId } from '../platform/ids.js';
 import { keysetPage, toPage, type Page, type PageArgs } from '../platform/pagination.js';
@@ -25,6 +26,10 @@ export interface BillingRunRow {
   cursor: string | null;
   selected: number;
   enqueued: number;
+  /** Due invoices the run left because the SdI had not accepted them yet. */
+  awaitingSdi: number;
+  /** The job driving the run. */
+  jobId: string | null;
   error: string | null;
 }
 
@@ -41,6 +46,8 @@ const toRun = (r: Row): BillingRunRow => ({
   cursor: (r.cursor as string | null) ?? null,
   selected: toNumber(r.selected),
   enqueued: toNumber(r.enqueued),
+  awaitingSdi: toNumber(r.awaiting_sdi ?? 0),
+  jobId: (r.job_id as string | null) ?? null,
   error: (r.error as string | null) ?? null,
 });
 
@@ -50,9 +57,9 @@ export function localDate(at: Date, timeZone: string): string {
 }
 
 /** Records a run unless one with its id exists (a retried scheduler job). */
-export async function createBillingRun(db: Knex, run: { id: string; cutoffDate: string; requestedBy: Actor }): Promise<void> {
+export async function createBillingRun(db: Knex, run: { id: string; cutoffDate: string; requestedBy: Actor; jobId: string }): Promise<void> {
   await db('billing_runs')
-    .insert({ id: run.id, status: 'queued', cutoff_date: run.cutoffDate, requested_by: run.requestedBy, created_at: nowIso() })
+    .insert({ id: run.id, status: 'queued', cutoff_date: run.cutoffDate, requested_by: run.requestedBy, created_at: nowIso(), job_id: run.jobId })
     .onConflict('id')
     .ignore();
 }
@@ -60,6 +67,16 @@ export async function createBillingRun(db: Knex, run: { id: string; cutoffDate: 
 export async function findBillingRun(db: Knex, id: string): Promise<BillingRunRow | undefined> {
   const row = await db('billing_runs').first('*').where({ id });
   return row ? toRun(row) : undefined;
+}
+
+/** Runs not finished: queued or still paging. The sweep checks each still has its job. */
+export async function unfinishedRuns(db: Knex): Promise<BillingRunRow[]> {
+  return (await db('billing_runs').select('*').whereIn('status', ['queued', 'running']).orderBy('id')).map(toRun);
+}
+
+/** A run whose job is gone is driven again by a job of its own id from now on. */
+export async function setRunJob(db: Knex, id: string, jobId: string): Promise<void> {
+  await db('billing_runs').where({ id }).update({ job_id: jobId });
 }
 
 export async function deleteQueuedRun(db: Knex, id: string): Promise<void> {
@@ -75,22 +92,38 @@ export async function saveRunProgress(db: Knex, id: string, progress: { cursor: 
   await db('billing_runs').where({ id }).update(progress);
 }
 
-export async function finishRun(db: Knex, id: string, status: 'enqueued' | 'failed', error?: string): Promise<void> {
-  await db('billing_runs').where({ id }).update({ status, finished_at: nowIso(), error: error ?? null });
+export async function finishRun(db: Knex, id: string, status: 'enqueued' | 'failed', more: { error?: string; awaitingSdi?: number } = {}): Promise<void> {
+  await db('billing_runs')
+    .where({ id })
+    .update({ status, finished_at: nowIso(), error: more.error ?? null, ...(more.awaitingSdi === undefined ? {} : { awaiting_sdi: more.awaitingSdi }) });
 }
 
-/** The next page of invoices this run may charge: PENDING, due by the cutoff, not waiting for a dunning attempt; by id. */
+/** The next page of invoices this run may charge: accepted by the SdI, PENDING, due by the cutoff, not waiting for a dunning attempt; by id. */
 export async function selectChargeable(db: Knex, run: BillingRunRow, afterId: string | null, limit: number): Promise<string[]> {
   const now = nowIso();
-  const query = db('invoices')
-    .select('id')
-    .where('payment_status', 'PENDING')
-    .andWhere(db.raw('coalesce(due_date, issue_date)'), '<=', run.cutoffDate)
+  const query = owedBy(db('invoices').select('id'), db, run.cutoffDate)
+    .whereIn('status', CHARGEABLE_STATUSES)
     .andWhere((q) => q.whereNull('next_charge_at').orWhere('next_charge_at', '<=', now))
     .orderBy('id')
     .limit(limit);
   if (afterId) query.andWhere('id', '>', afterId);
   return (await query).map((r: Row) => String(r.id));
+}
+
+/** Invoices that would be owed by the cutoff but that the SdI has not accepted yet: counted, left for a later run. */
+export async function countAwaitingSdi(db: Knex, cutoffDate: string, principal?: Principal): Promise<number> {
+  const query = owedBy(db('invoices'), db, cutoffDate).whereIn('status', AWAITING_SDI_STATUSES).count({ n: '*' });
+  if (principal) scopeToCustomers(query, db, principal, 'invoices.customer_id');
+  const row = await query.first();
+  return toNumber(row?.n ?? 0);
+}
+
+/** PENDING, with something to charge, due by the cutoff. */
+function owedBy(query: Knex.QueryBuilder, db: Knex, cutoffDate: string): Knex.QueryBuilder {
+  return query
+    .where('payment_status', 'PENDING')
+    .andWhere('total_cents', '>', 0)
+    .andWhere(db.raw('coalesce(due_date, issue_date)'), '<=', cutoffDate);
 }
 
 /**
@@ -103,6 +136,7 @@ export async function claimForRun(db: Knex, run: BillingRunRow, ids: string[]): 
   const rows: unknown[] = await db('invoices')
     .whereIn('id', ids)
     .andWhere('payment_status', 'PENDING')
+    .whereIn('status', CHARGEABLE_STATUSES)
     .andWhere((q) =>
       q
         .whereNull('billing_run_id')
@@ -123,9 +157,11 @@ export interface RunCounts {
   retrying: number;
   /** Not charged yet (or a charge in flight). */
   pending: number;
+  /** Due, but not accepted by the SdI when the run paged (for a client: now): not taken, a later run charges them. */
+  awaitingSdi: number;
 }
 
-async function liveCounts(db: Knex, principal: Principal, runId: string): Promise<Omit<RunCounts, 'selected' | 'enqueued'>> {
+async function liveCounts(db: Knex, principal: Principal, runId: string): Promise<Omit<RunCounts, 'selected' | 'enqueued' | 'awaitingSdi'>> {
   const query = db('invoices')
     .select('payment_status', db.raw('case when dunning_step > 0 then 1 else 0 end as dunning'))
     .count({ n: '*' })
@@ -151,8 +187,8 @@ export async function billingRunView(db: Knex, principal: Principal, run: Billin
   const live = await liveCounts(db, principal, run.id);
   const taken = live.paid + live.failed + live.retrying + live.pending;
   const counts: RunCounts = isOperator(principal)
-    ? { selected: run.selected, enqueued: run.enqueued, ...live }
-    : { selected: taken, enqueued: taken, ...live };
+    ? { selected: run.selected, enqueued: run.enqueued, ...live, awaitingSdi: run.awaitingSdi }
+    : { selected: taken, enqueued: taken, ...live, awaitingSdi: await countAwaitingSdi(db, run.cutoffDate, principal) };
   const status = run.status === 'enqueued' ? (live.pending + live.retrying > 0 ? 'charging' : 'completed') : run.status;
   return {
     id: run.id,

@@ -149,3 +149,10 @@ export async function listCallbacks(db: Knex, resource: { type: string; id: stri
     deliveries: attempts.filter((a) => a.message_id === message.id).map(toAttempt),
   }));
 }
+
+/** A page of the ids of messages still to deliver, by id after `afterId`: the sweep queues each delivery again. */
+export async function pendingMessageIds(db: Knex, afterId: string | null, limit: number): Promise<string[]> {
+  const query = db('callback_messages').select('id').where({ status: 'pending' }).orderBy('id').limit(limit);
+  if (afterId) query.andWhere('id', '>', afterId);
+  return (await query).map((r: Record<string, unknown>) => String(r.id));
+}

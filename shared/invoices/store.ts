@@ -102,6 +102,11 @@ export interface TransitionOptions {
   set?: Record<string, unknown>;
 }
 
+/** The payment status columns of an invoice that will never be charged: PENDING becomes VOID; a settled one keeps its record. */
+export function voidUnlessSettled(db: Knex): Record<string, unknown> {
+  return { payment_status: db.raw("case when payment_status = 'PENDING' then 'VOID' else payment_status end"), next_charge_at: null };
+}
+
 /**
  * Moves an invoice to `to` if the status machine allows it from where it is, recording the event.
  * A compare-and-set on the current status, so two workers can never both make the same move.
@@ -204,3 +209,10 @@ export async function listInvoices(
 }
 
 /** The public JSON shape of an invoice. */
+
+/** A page of the ids of invoices in `status`, by id after `afterId`: what the sweep walks to find work whose job is gone. */
+export async function invoiceIdsInStatus(db: Knex, status: InvoiceStatus, afterId: string | null, limit: number): Promise<string[]> {
+  const query = db('invoices').select('id').where({ status }).orderBy('id').limit(limit);
+  if (afterId) query.andWhere('id', '>', afterId);
+  return (await query).map((r: Record<string, unknown>) => String(r.id));
+}

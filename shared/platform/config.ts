@@ -194,6 +194,8 @@ function configSchema(production: boolean) {
     paymentProviderUrl: url(/^https?:$/, 'expected an http(s) URL').optional(),
     /** Time allowed for one charge request to the payment provider; a charge in flight holds its invoice for twice this. @defaultValue `10000` */
     paymentProviderTimeoutMs: integer(100, 600_000).default(10_000),
+    /** How long the payment provider's circuit stays open after repeated failures before one trial call; charge jobs wait meanwhile without spending attempts. @defaultValue `30000` */
+    paymentBreakerResetMs: integer(10, 3_600_000).default(30_000),
     /** Cron pattern of the monthly billing run. @defaultValue `0 0 1 * *` */
     billingCron: z.string().min(9).default('0 0 1 * *'),
     /** IANA time zone of `BILLING_CRON`. @defaultValue `UTC` */

@@ -1,8 +1,9 @@
 // Mails SdI files through nodemailer behind a circuit breaker, so an SMTP outage is probed, not hammered.
 import { UnrecoverableError } from 'bullmq';
 import { createTransport } from 'nodemailer';
-import CircuitBreaker from 'opossum';
+import { createBreaker } from '../platform/circuit-breaker.js';
 import type { Config } from '../platform/config.js';
+import { CircuitOpenError } from '../platform/errors/circuit-open.js';
 import { RetryableError } from '../platform/errors/retryable.js';
 import type { Logger } from '../platform/logger.js';
 
@@ -64,35 +65,23 @@ export function createSdiMailer(config: SdiMailerConfig, log: Logger): SdiMailer
       attachments: [{ filename: file.fileName, content: file.xml, contentType: 'application/xml' }],
     });
 
-  const breaker = new CircuitBreaker(deliver, {
-    timeout: false, // nodemailer's own timeouts bound each step
-    resetTimeout: config.smtpBreakerResetMs,
-    errorThresholdPercentage: 50,
-    volumeThreshold: 3,
-    rollingCountTimeout: 60_000,
-    // A refused message says nothing about the server's health.
-    errorFilter: (err: SmtpError) => isPermanentSmtpFailure(err),
-  });
-  breaker.on('open', () => log.warn({ resetMs: config.smtpBreakerResetMs }, 'SMTP circuit open: sends fail fast until a trial send succeeds'));
-  breaker.on('halfOpen', () => log.info('SMTP circuit half-open: one trial send'));
-  breaker.on('close', () => log.info('SMTP circuit closed'));
+  // A refused message says nothing about the server's health; no answer, or a 4xx, does.
+  const breaker = createBreaker({ dependency: 'SMTP', resetMs: config.smtpBreakerResetMs, isOutage: (err) => !isPermanentSmtpFailure(err as SmtpError), log });
 
   return {
     get open() {
-      return breaker.opened;
+      return breaker.open;
     },
     async send(file, options = {}) {
       try {
-        const bypass = options.finalAttempt && breaker.opened;
-        const info = bypass ? await deliver(file) : await breaker.fire(file);
+        const bypass = options.finalAttempt && breaker.open;
+        const info = bypass ? await deliver(file) : await breaker.run(() => deliver(file));
         // A final attempt that got through is the news the breaker was waiting for.
         if (bypass) breaker.close();
         return { messageId: info.messageId, response: info.response };
       } catch (err) {
+        if (err instanceof CircuitOpenError) throw err;
         const error = err as SmtpError;
-        if (error.code === 'EOPENBREAKER') {
-          throw new RetryableError('SMTP circuit open after repeated failures: not trying now', config.smtpBreakerResetMs);
-        }
         if (isPermanentSmtpFailure(error)) throw new UnrecoverableError(`SMTP server refused the message: ${error.message}`);
         throw new RetryableError(`SMTP send failed: ${error.message}`);
       }

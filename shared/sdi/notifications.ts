@@ -107,3 +107,10 @@ export async function findVisibleNotification(db: Knex, principal: Principal, id
   const row = await scopeToCustomers(db('sdi_notifications').first('*').where('sdi_notifications.id', id), db, principal, 'sdi_notifications.customer_id');
   return row ? toNotification(row) : undefined;
 }
+
+/** A page of the notifications not applied yet, by id after `afterId`: the sweep queues each again. */
+export async function pendingNotifications(db: Knex, afterId: string | null, limit: number): Promise<StoredNotification[]> {
+  const query = db('sdi_notifications').select('*').where({ outcome: 'pending' }).orderBy('id').limit(limit);
+  if (afterId) query.andWhere('id', '>', afterId);
+  return (await query).map(toNotification);
+}

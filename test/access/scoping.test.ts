@@ -191,11 +191,11 @@ describe('scoping by customer', () => {
       const view = await run(operator.auth);
       return view.status === 'charging' && view;
     }, { what: 'the run to enqueue its charges' });
-    expect(charging.counts).to.deep.equal({ selected: 5, enqueued: 5, paid: 0, failed: 0, retrying: 0, pending: 5 });
+    expect(charging.counts).to.deep.equal({ selected: 5, enqueued: 5, paid: 0, failed: 0, retrying: 0, pending: 5, awaitingSdi: 0 });
 
     const seenByClient = await run(client.auth);
     expect(seenByClient).to.include({ id: runId, status: 'charging', cutoffDate: '2026-11-30' });
-    expect(seenByClient.counts).to.deep.equal({ selected: 3, enqueued: 3, paid: 0, failed: 0, retrying: 0, pending: 3 });
+    expect(seenByClient.counts).to.deep.equal({ selected: 3, enqueued: 3, paid: 0, failed: 0, retrying: 0, pending: 3, awaitingSdi: 0 });
     const listed = await get('/v1/billing/runs', client.auth).expect(200);
     expect(listed.body.data.map((r: { id: string }) => r.id)).to.deep.equal([runId]);
     expect(listed.body.data[0].counts).to.deep.equal(seenByClient.counts);
@@ -204,8 +204,8 @@ describe('scoping by customer', () => {
     // Live counts stay scoped as invoices settle.
     await system.ctx.db('invoices').where({ id: own[0] }).update({ payment_status: 'PAID' });
     await system.ctx.db('invoices').whereIn('id', foreign).update({ payment_status: 'FAILED' });
-    expect((await run(client.auth)).counts).to.deep.equal({ selected: 3, enqueued: 3, paid: 1, failed: 0, retrying: 0, pending: 2 });
-    expect((await run(operator.auth)).counts).to.deep.equal({ selected: 5, enqueued: 5, paid: 1, failed: 2, retrying: 0, pending: 2 });
+    expect((await run(client.auth)).counts).to.deep.equal({ selected: 3, enqueued: 3, paid: 1, failed: 0, retrying: 0, pending: 2, awaitingSdi: 0 });
+    expect((await run(operator.auth)).counts).to.deep.equal({ selected: 5, enqueued: 5, paid: 1, failed: 2, retrying: 0, pending: 2, awaitingSdi: 0 });
     await get(`/v1/billing/runs/${newId()}`, client.auth).expect(404);
   });
 });

@@ -31,7 +31,7 @@ describe('billing run', () => {
     const run = await startRun({ cutoffDate: '2026-12-01' });
     expect(run.status).to.equal('queued');
     const done = await runReaches(run.id, 'completed');
-    expect(done.counts).to.deep.equal({ selected: 3, enqueued: 3, paid: 3, failed: 0, retrying: 0, pending: 0 });
+    expect(done.counts).to.deep.equal({ selected: 3, enqueued: 3, paid: 3, failed: 0, retrying: 0, pending: 0, awaitingSdi: 0 });
     expect(done.cutoffDate).to.equal('2026-12-01');
     expect(done.requestedBy).to.equal(`user:${t.operator.userId}`);
 

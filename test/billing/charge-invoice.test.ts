@@ -46,7 +46,7 @@ describe('charging an invoice', () => {
     expect(await payments(id!)).to.have.length(1);
   });
 
-  it('asks again with the same key when the answer is lost, and gets the first answer: charged once', async () => {
+  it('asks the provider ledger when the answer is lost, and settles from it: charged once, one charge call', async () => {
     await setUp({ PAYMENT_PROVIDER_TIMEOUT_MS: '300' });
     const [id] = await insertPendingInvoices(db(), { customerId: t.customerId, count: 1 });
     t.sandbox.setRates({ timeout: 1 });
@@ -56,7 +56,8 @@ describe('charging an invoice', () => {
     await waitFor(() => t.sandbox.ledger.entries({ reference: id }).length === 1, { what: 'the first charge' });
     t.sandbox.setRates({});
     expect(await job.waitUntilFinished(events, 10_000)).to.deep.equal({ paymentStatus: 'PAID' });
-    expect(t.sandbox.chargeRequests).to.be.greaterThan(1);
+    // The retry read the ledger rather than charging again: the key may be forgotten by then.
+    expect(t.sandbox.chargeRequests).to.equal(1);
     expect(t.sandbox.ledger.entries({ reference: id })).to.have.length(1);
     expect(t.sandbox.ledger.getAccount(t.customerId)!.balance).to.equal(1_000_000_00 - 12_200);
     expect(await payments(id!)).to.have.length(1);

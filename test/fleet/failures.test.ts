@@ -14,7 +14,7 @@ describe('worker failures', () => {
 
   const opened = closedAfterEach();
   beforeEach(async () => {
-    system = opened(await createTestSystem());
+    system = opened(await createTestSystem({ JOB_ATTEMPTS: 'reports=3' }));
     ({ log: system.ctx.log, lines } = captureLogs());
     events = await system.events('reports');
   });

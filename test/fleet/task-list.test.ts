@@ -16,6 +16,7 @@ const taskListMatchesJobMap: { [Q in QueueName]: Exactly<keyof (typeof handlers)
   billing: true,
   callback: true,
   reports: true,
+  maintenance: true,
 };
 
 describe('the task list', () => {

@@ -35,6 +35,9 @@ export async function createTestSystem(env: Record<string, string> = {}, options
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     CALLBACK_RETRY_SCHEDULE: '0.05,0.1,0.2',
     RETRY_BASE_DELAY_MS: '20',
+    // A circuit that opens in a test closes again within it.
+    PAYMENT_BREAKER_RESET_MS: '200',
+    SMTP_BREAKER_RESET_MS: '200',
     SHUTDOWN_GRACE_MS: '5000',
     ADMIN_PASSWORD: 'test-admin-password',
     ...env,

@@ -2,7 +2,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { jobIds, type JobData } from '../../queues/jobs.js';
 import { actors } from '../../shared/access/actors.js';
-import { claimForRun, createBillingRun, findBillingRun, finishRun, localDate, markRunStarted, saveRunProgress, selectChargeable, scheduledBillingRunId } from '../../shared/billing/runs.js';
+import { claimForRun, countAwaitingSdi, createBillingRun, findBillingRun, finishRun, localDate, markRunStarted, saveRunProgress, selectChargeable, scheduledBillingRunId } from '../../shared/billing/runs.js';
 import type { JobContext } from '../types.js';
 
 type Payload = JobData<'billing', 'billing-run'>;
@@ -21,7 +21,7 @@ interface Progress {
 export async function runBilling({ runId }: Payload, ctx: JobContext): Promise<Progress & { runId: string }> {
   const id = runId ?? scheduledBillingRunId(ctx.job.id);
   // A scheduled run is recorded by its first attempt; a retry finds the same row, with the same cutoff.
-  if (!runId) await createBillingRun(ctx.db, { id, cutoffDate: localDate(new Date(), ctx.config.billingTz), requestedBy: actors.scheduler });
+  if (!runId) await createBillingRun(ctx.db, { id, cutoffDate: localDate(new Date(), ctx.config.billingTz), requestedBy: actors.scheduler, jobId: ctx.job.id });
   const run = await findBillingRun(ctx.db, id);
   if (!run) throw new UnrecoverableError(`billing run ${id} does not exist`);
   if (run.status === 'enqueued') return { runId: id, cursor: run.cursor ?? '', selected: run.selected, enqueued: run.enqueued };
@@ -47,11 +47,12 @@ export async function runBilling({ runId }: Payload, ctx: JobContext): Promise<P
     await Promise.allSettled(inFlight);
     throw err;
   }
-  await finishRun(ctx.db, id, 'enqueued');
-  ctx.log.info({ runId: id, selected: progress.selected, enqueued: progress.enqueued }, 'billing run enqueued its charges');
+  const awaitingSdi = await countAwaitingSdi(ctx.db, run.cutoffDate);
+  await finishRun(ctx.db, id, 'enqueued', { awaitingSdi });
+  ctx.log.info({ runId: id, selected: progress.selected, enqueued: progress.enqueued, awaitingSdi }, 'billing run enqueued its charges');
   return { runId: id, ...progress };
 }
 
 export async function giveUpBilling({ runId }: Payload, ctx: JobContext, error: Error): Promise<void> {
-  await finishRun(ctx.db, runId ?? scheduledBillingRunId(ctx.job.id), 'failed', error.message);
+  await finishRun(ctx.db, runId ?? scheduledBillingRunId(ctx.job.id), 'failed', { error: error.message });
 }

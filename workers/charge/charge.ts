@@ -2,13 +2,14 @@
 import { UnrecoverableError } from 'bullmq';
 import { jobIds, type JobData } from '../../queues/jobs.js';
 import { attemptCharge, chargeKeys } from '../../shared/billing/charge-path.js';
-import { afterDecline } from '../../shared/billing/dunning.js';
+import { chargeOutcome } from '../../shared/billing/dunning.js';
 import type { InvoiceChargeOutcome } from '../../shared/billing/invoice-charges.js';
 import { heldElsewhere, recordUnsettledCharge, releaseCharge } from '../../shared/billing/leases.js';
-import { notifyInvoicePayment } from '../../shared/billing/notify.js';
-import { latestInvoicePayment } from '../../shared/billing/payments.js';
+import { notifyInvoicePayment, notifyLatestInvoicePayment } from '../../shared/billing/notify.js';
+import { latestInvoicePayment, recordedInvoiceChargeIds } from '../../shared/billing/payments.js';
 import type { Invoice } from '../../shared/invoices/invoice.js';
 import { invoiceCallbackTarget } from '../../shared/invoices/notify.js';
+import { isChargeableStatus } from '../../shared/invoices/status.js';
 import { findInvoice } from '../../shared/invoices/store.js';
 import type { JobContext } from '../types.js';
 
@@ -17,6 +18,8 @@ type Payload = JobData<'charge', 'charge'>;
 export interface ChargeInvoiceResult {
   paymentStatus: string;
   nextChargeAt?: string | null;
+  /** The SdI status a not yet accepted invoice is in: it is not charged until the SdI accepts it. */
+  waitingFor?: string;
 }
 
 export async function chargeInvoice({ invoiceId }: Payload, ctx: JobContext): Promise<ChargeInvoiceResult> {
@@ -27,6 +30,9 @@ export async function chargeInvoice({ invoiceId }: Payload, ctx: JobContext): Pr
 
   // Settled already (a retry after a crash, or a second run): only make sure the client heard of it.
   if (invoice.paymentStatus !== 'PENDING') return settledAlready(invoice, ctx);
+  // Only what the SdI accepted is owed; one still on its way is left for a later run (a job from before it was sent).
+  if (!isChargeableStatus(invoice.status)) return { paymentStatus: 'PENDING', waitingFor: invoice.status };
+  if (invoice.totalCents <= 0) throw new UnrecoverableError(`invoice ${invoiceId} has nothing to charge (total ${invoice.totalCents} cents)`);
   if (dunningAhead(invoice)) return scheduleDunning(invoice, ctx);
 
   const step = invoice.dunningStep;
@@ -36,34 +42,27 @@ export async function chargeInvoice({ invoiceId }: Payload, ctx: JobContext): Pr
     claim: (leaseMs) => charges.claim(invoiceId, step, leaseMs),
     release: (lease) => releaseCharge(ctx.db, 'invoices', invoiceId, lease),
     refuse: (reason) => settle(invoice, step, key, { status: 'FAILED', reason }, ctx),
+    holdBack: (reason) => recordUnsettledCharge(ctx.db, 'invoices', invoiceId, reason),
+    recordedChargeIds: () => recordedInvoiceChargeIds(ctx.db, invoiceId),
   });
   if (attempt.held) return lookAgain(invoiceId, ctx);
 
   const { result } = attempt;
-  if (result.charged) {
-    await settle(invoice, step, key, { status: 'PAID', chargeId: result.chargeId }, ctx);
-    return { paymentStatus: 'PAID' };
-  }
-  const next = afterDecline(step, ctx.config.dunningDays, new Date());
-  if (next.final) {
-    const reason = `insufficient balance: declined ${next.attempts} time${next.attempts === 1 ? '' : 's'}`;
-    await settle(invoice, step, key, { status: 'FAILED', chargeId: result.chargeId, reason }, ctx);
-    return { paymentStatus: 'FAILED' };
-  }
-  const nextChargeAt = next.nextAt.toISOString();
-  await settle(invoice, step, key, { status: 'DECLINED', chargeId: result.chargeId, reason: 'insufficient balance', nextStep: next.nextStep, nextChargeAt }, ctx);
-  await scheduleDunning((await findInvoice(ctx.db, invoiceId))!, ctx);
-  return { paymentStatus: 'PENDING', nextChargeAt };
+  if (attempt.fromLedger) ctx.log.info({ invoiceId, step, chargeId: result.chargeId, charged: result.charged }, 'charge outcome read from the provider ledger');
+  const outcome = chargeOutcome(result, step, ctx.config.dunningDays, new Date());
+  await settle(invoice, step, key, outcome, ctx);
+  if (outcome.status !== 'DECLINED') return { paymentStatus: outcome.status };
+  // Scheduled from what the database holds now: if another attempt recorded this step first, its schedule stands.
+  const current = (await findInvoice(ctx.db, invoiceId))!;
+  if (current.paymentStatus !== 'PENDING' || !dunningAhead(current)) return { paymentStatus: current.paymentStatus ?? 'PENDING' };
+  return scheduleDunning(current, ctx);
 }
 
 async function settle(invoice: Invoice, step: number, key: string, outcome: InvoiceChargeOutcome, ctx: JobContext): Promise<void> {
   const recorded = await ctx.services.invoiceCharges.settle({ invoice, step, key, outcome });
   ctx.log.info({ invoiceId: invoice.id, step, outcome: outcome.status, recorded }, `charge ${outcome.status.toLowerCase()}`);
   // Nobody to tell (no callback URL, or no user to sign for; neither changes on settling): nothing to read back either.
-  if (!invoiceCallbackTarget(invoice)) return;
-  const current = (await findInvoice(ctx.db, invoice.id))!;
-  const payment = await latestInvoicePayment(ctx.db, invoice.id);
-  if (payment) await notifyInvoicePayment(ctx, current, payment);
+  if (invoiceCallbackTarget(invoice)) await notifyLatestInvoicePayment(ctx, invoice.id);
 }
 
 async function settledAlready(invoice: Invoice, ctx: JobContext): Promise<ChargeInvoiceResult> {

@@ -18,6 +18,9 @@ export async function chargeOneOffPayment({ paymentId }: Payload, ctx: JobContex
     claim: (leaseMs) => claimCharge(ctx.db, 'payments', paymentId, leaseMs),
     release: (lease) => releaseCharge(ctx.db, 'payments', paymentId, lease),
     refuse: async (reason) => void (await settleOneOffPayment(ctx.db, paymentId, { status: 'FAILED', reason })),
+    holdBack: (reason) => recordUnsettledCharge(ctx.db, 'payments', paymentId, reason),
+    // A one-off payment is charged once, under one key: no earlier outcome of it is ever recorded.
+    recordedChargeIds: async () => [],
   });
   if (attempt.held) {
     const now = await findPayment(ctx.db, paymentId);

@@ -3,7 +3,7 @@ import type { JobData } from '../../queues/jobs.js';
 import { actors } from '../../shared/access/actors.js';
 import { notifyInvoiceStatus } from '../../shared/invoices/notify.js';
 import type { InvoiceStatus } from '../../shared/invoices/status.js';
-import { findInvoice, findInvoiceByNumber, transitionInvoice } from '../../shared/invoices/store.js';
+import { findInvoice, findInvoiceByNumber, transitionInvoice, voidUnlessSettled } from '../../shared/invoices/store.js';
 import { RetryableError } from '../../shared/platform/errors/retryable.js';
 import { recordNotification, settleNotification, SDI_OUTCOME_STATUS } from '../../shared/sdi/notifications.js';
 import type { JobContext } from '../types.js';
@@ -24,9 +24,12 @@ export async function applySdiNotification(payload: Payload, ctx: JobContext): P
     return { outcome: 'invalid' };
   }
 
-  const result = await transitionInvoice(ctx.db, invoice.id, SDI_OUTCOME_STATUS[n.status], {
+  const to = SDI_OUTCOME_STATUS[n.status];
+  const result = await transitionInvoice(ctx.db, invoice.id, to, {
     actor: actors.sdi,
     details: { notificationId: id, ...(n.errors ? { errors: n.errors } : {}) },
+    // A discarded invoice was never issued: nothing is owed, so it is never charged.
+    set: to === 'INTERNAL_INVOICE_DISCARDED' ? voidUnlessSettled(ctx.db) : undefined,
   });
   if (result.moved || result.reason === 'already') {
     await settleNotification(ctx.db, id, 'applied', { invoiceId: invoice.id });
