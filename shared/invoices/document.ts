@@ -60,7 +60,8 @@ export const invoiceLineSchema = z
     }
   });
 
-export const invoiceDocumentSchema = z
+/** What every invoice document is, issued or received. */
+const documentSchema = z
   .object({
     customerId: z.string().min(1).max(64),
     number: z.string().min(1).max(20).regex(BASIC_LATIN_PRINTABLE, 'only Basic Latin characters are allowed'),
@@ -81,8 +82,17 @@ export const invoiceDocumentSchema = z
     });
   });
 
+/**
+ * An invoice we issue: its total must be above zero. A negative or zero total is a credit note, a document type of
+ * its own; accepted here it could never be charged, and would only be retried for ever.
+ */
+export const invoiceDocumentSchema = documentSchema.superRefine((d, ctx) => {
+  const { totalCents } = computeTotals(d.lines);
+  if (totalCents <= 0) ctx.addIssue({ code: 'custom', path: ['lines'], message: 'the invoice total must be above zero (a credit note is not an invoice)' });
+});
+
 /** An invoice received from a supplier: the same document, plus who sent it. */
-export const externalInvoiceDocumentSchema = invoiceDocumentSchema.and(
+export const externalInvoiceDocumentSchema = documentSchema.and(
   z.object({
     supplier: z
       .object({ name: z.string().min(1).max(200), vatNumber: z.string().min(3).max(30).optional() })

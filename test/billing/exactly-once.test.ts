@@ -1,4 +1,4 @@
-// Proof of exactly once (slow): 2,000 invoices, two worker processes, one SIGKILLed every second, a flaky provider, two runs.
+// Proof of exactly once (slow): 2,000 invoices, two worker processes, one SIGKILLed every second, a flaky and forgetful provider, two runs.
 import { expect } from 'chai';
 import request from 'supertest';
 import { createBillingTestSystem, insertPendingInvoices, type BillingTestSystem } from '../helpers/billing.js';
@@ -17,8 +17,11 @@ describe('exactly once under fire (slow)', () => {
 
   it('charges every PAID invoice exactly once and no other, whatever dies', async function () {
     this.timeout(180_000);
-    // 10% of calls fail as network errors: half answer 503 before charging, half charge and lose the answer.
-    t = opened(await createBillingTestSystem({}, { sandbox: { latencyMs: [0, 40], rates: { serverError: 0.05, timeout: 0.05 }, timeoutHoldMs: 2_000 } }));
+    // 10% of calls fail as network errors: half answer 503 before charging, half charge and lose the answer. And the
+    // provider forgets every key after a second (Stripe keeps them a day): a retry with the same key would charge again.
+    t = opened(
+      await createBillingTestSystem({}, { sandbox: { latencyMs: [0, 40], rates: { serverError: 0.05, timeout: 0.05 }, timeoutHoldMs: 2_000, forgetKeysAfterMs: 1_000 } }),
+    );
     const { db } = t.system.ctx;
     const broke = await addCustomer(db);
     t.sandbox.ledger.setAccount(broke, { balance: 0, currency: 'EUR' });

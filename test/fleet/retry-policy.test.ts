@@ -1,6 +1,7 @@
 // Retry policy as pure functions: backoff arithmetic, Retry-After, and what a callback answer means.
 import { expect } from 'chai';
-import { backoffDelay, queuePolicies, type Backoff } from '../../queues/policy.js';
+import { QUEUE_NAMES } from '../../queues/jobs.js';
+import { backoffDelay, MIN_RETRY_WINDOW_MS, queuePolicies, retryWindowMs, type Backoff } from '../../queues/policy.js';
 import { callbackOutcome } from '../../shared/callbacks/outcome.js';
 import { loadConfig } from '../../shared/platform/config.js';
 import { parseRetryAfter } from '../../shared/platform/http.js';
@@ -56,5 +57,20 @@ describe('retry policy', () => {
     for (const policy of Object.values(policies)) expect(policy.attempts).to.be.greaterThan(1);
     expect(policies.callback.attempts).to.equal(4);
     expect(policies.charge.concurrency).to.equal(3);
+  });
+
+  it('keeps every queue retrying for at least two hours by default, even when every jitter draws short', () => {
+    const policies = queuePolicies(loadConfig({}));
+    for (const queue of QUEUE_NAMES) {
+      expect(retryWindowMs(policies[queue], () => 0), queue).to.be.at.least(MIN_RETRY_WINDOW_MS);
+    }
+    // And not absurdly longer: a job that is going to fail says so within a working day.
+    expect(retryWindowMs(policies.charge, () => 0.999)).to.be.below(4 * 3_600_000);
+  });
+
+  it('scales the whole schedule with RETRY_BASE_DELAY_MS, so a test can compress it', () => {
+    const full = queuePolicies(loadConfig({})).charge;
+    const compressed = queuePolicies(loadConfig({ RETRY_BASE_DELAY_MS: '10' })).charge;
+    expect(retryWindowMs(compressed, () => 0.5)).to.equal(retryWindowMs(full, () => 0.5) / 100);
   });
 });

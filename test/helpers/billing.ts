@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { PaymentSandbox, type PaymentSandboxOptions } from '../../scripts/sandboxes/payment-provider.js';
 import { actors } from '../../shared/access/actors.js';
+import type { InvoiceStatus } from '../../shared/invoices/status.js';
 import { newId } from '../../shared/platform/ids.js';
 import { addCustomer, addUser } from './fixtures.js';
 import { createTestSystem, type TestSystem } from './system.js';
@@ -47,9 +48,11 @@ export interface PendingInvoices {
   /** The submitting user: callbacks are signed with their secret. */
   userId?: string;
   paymentStatus?: 'PENDING' | 'PAID' | 'FAILED';
+  /** Where the invoice stands with the SdI. @defaultValue `INTERNAL_INVOICE_DELIVERED`: accepted, so owed */
+  status?: InvoiceStatus;
 }
 
-/** Inserts sent internal invoices awaiting payment, as the SdI flow leaves them; returns their ids. */
+/** Inserts internal invoices awaiting payment, as the SdI flow leaves them (delivered, unless told otherwise); returns their ids. */
 export async function insertPendingInvoices(db: Knex, spec: PendingInvoices): Promise<string[]> {
   const at = new Date().toISOString();
   const actor = actors.user(spec.userId ?? 'test');
@@ -64,7 +67,7 @@ export async function insertPendingInvoices(db: Knex, spec: PendingInvoices): Pr
     taxable_cents: spec.totalCents ?? 12_200,
     vat_cents: 0,
     total_cents: spec.totalCents ?? 12_200,
-    status: 'INTERNAL_INVOICE_DELIVERED',
+    status: spec.status ?? 'INTERNAL_INVOICE_DELIVERED',
     payment_status: spec.paymentStatus ?? 'PENDING',
     callback_url: spec.callbackUrl ?? null,
     created_at: at,
