@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { wireProcess } from '../queues/wiring.js';
 import { configOrExit, onShutdown } from '../shared/platform/process.js';
+import { checkRedisDurability } from '../shared/platform/redis-durability.js';
 import { ADMIN_PATH } from './admin.js';
 import { createApp } from './app.js';
 
@@ -10,6 +11,9 @@ const config = configOrExit();
 const adminPassword = config.adminPassword ?? randomBytes(12).toString('base64url');
 const wiring = wireProcess({ ...config, adminPassword }, 'web');
 const { log } = wiring.ctx;
+// In production, a Redis that would lose jobs (no AOF, or evicting keys) is refused with one line.
+const durability = await checkRedisDurability({ redis: wiring.ctx.queues.connection, production: config.nodeEnv === 'production', log, processName: 'web' });
+if (durability.outcome === 'refused') process.exit(1);
 const server = createApp(wiring.ctx).listen(config.port, (err?: Error) => {
   if (err) {
     log.fatal({ err }, `cannot listen on port ${config.port}`);

@@ -1,11 +1,13 @@
 // The development SdI: an SMTP server that takes invoice mail, checks each file as the SdI would, keeps it, and posts the receipt back.
 import { mkdir, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import PostalMime from 'postal-mime';
 import { SMTPServer } from 'smtp-server';
 import { fileStamp } from '../../shared/platform/csv.js';
-import type { Logger } from '../../shared/platform/logger.js';
+import { loadDotEnv } from '../../shared/platform/config.js';
+import { createLogger, type Logger } from '../../shared/platform/logger.js';
 import { find, parseXmlRoot, textAt, type XmlElement } from '../../shared/sdi/fatturapa/dom.js';
 import { parseSdiFileName } from '../../shared/sdi/fatturapa/file-name.js';
 import { buildSdiReceipt, type ReceiptType, type SdiError } from '../../shared/sdi/fatturapa/messages.js';
@@ -206,4 +208,49 @@ export class SdiSimulator {
     this.timers.clear();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+// Run directly (`npm run sandbox:sdi`): the simulator alone on SMTP_PORT (default 2525), for a `web` and a `worker`
+// run separately with SMTP_URL pointing at it. It posts receipts to SDI_API_URL with SDI_API_KEY (or DEMO_API_KEY),
+// an operator's key: `npm run seed` makes the demo operator with DEMO_API_KEY. `.env` is read as every process does.
+// No top-level await: mocha loads test files that import this module through require, which refuses it.
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  loadDotEnv();
+  const env = process.env;
+  const apiUrl = env.SDI_API_URL || 'http://127.0.0.1:3000';
+  const apiKey = env.SDI_API_KEY || env.DEMO_API_KEY;
+  const port = Number(env.SMTP_PORT || 2525);
+  const delayMs = Number(env.SDI_SIMULATOR_DELAY_MS || 1000);
+  const level = env.LOG_LEVEL || 'info';
+  const bad = [
+    !apiKey && 'SDI_API_KEY (or DEMO_API_KEY) is not set: the simulator posts receipts with an operator\'s API key (npm run seed makes one with DEMO_API_KEY)',
+    !/^https?:\/\//.test(apiUrl) && `SDI_API_URL=${JSON.stringify(apiUrl)}: expected the API's http(s) URL`,
+    !(Number.isInteger(port) && port >= 0 && port <= 65535) && `SMTP_PORT=${JSON.stringify(env.SMTP_PORT)}: expected a port number`,
+    !(Number.isInteger(delayMs) && delayMs >= 0) && `SDI_SIMULATOR_DELAY_MS=${JSON.stringify(env.SDI_SIMULATOR_DELAY_MS)}: expected a whole number`,
+    !['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level) && `LOG_LEVEL=${JSON.stringify(level)}: expected info, warn, …`,
+  ].filter((problem): problem is string => typeof problem === 'string');
+  if (bad.length) {
+    console.error(`SdI simulator: ${bad.join('; ')}`);
+    process.exit(1);
+  }
+  const inboxDir = resolve(env.SDI_INBOX_DIR || './data/sdi-inbox');
+  const log = createLogger({ logLevel: level as Parameters<typeof createLogger>[0]['logLevel'] }, 'sdi-simulator');
+  SdiSimulator.start({ inboxDir, apiUrl, apiKey: apiKey!, delayMs, port, log }).then(
+    (simulator) => {
+      console.log(`SdI simulator at ${simulator.smtpUrl} (SMTP_URL for the worker), posting receipts to ${apiUrl}, mail kept in ${inboxDir}`);
+      // npm passes the signal on and a terminal's Ctrl-C sends it too: stop once, whichever comes, however often.
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        void simulator.close().then(() => process.exit(0));
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    },
+    (err: Error) => {
+      console.error(`SdI simulator cannot listen on SMTP port ${port}: ${err.message}. Set SMTP_PORT to another port.`);
+      process.exit(1);
+    },
+  );
 }
