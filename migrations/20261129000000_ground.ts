@@ -21,12 +21,21 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('callback_messages', (t) => {
     t.index(['status']);
   });
+  await knex.schema.alterTable('sdi_files', (t) => {
+    // A send in flight: no other attempt mails the file meanwhile (a stalled job's twin, a job the sweep queued again).
+    t.string('send_lease_token', 64).nullable();
+    t.timestamp('send_lease_until', { useTz: true }).nullable();
+  });
   // A discarded invoice was never issued: whatever it was waiting for, it is not owed.
   await knex('invoices').where({ status: 'INTERNAL_INVOICE_DISCARDED', payment_status: 'PENDING' }).update({ payment_status: 'VOID', next_charge_at: null });
 }
 
 export async function down(knex: Knex): Promise<void> {
   await knex('invoices').where({ status: 'INTERNAL_INVOICE_DISCARDED', payment_status: 'VOID' }).update({ payment_status: 'PENDING' });
+  await knex.schema.alterTable('sdi_files', (t) => {
+    t.dropColumn('send_lease_until');
+    t.dropColumn('send_lease_token');
+  });
   await knex.schema.alterTable('callback_messages', (t) => {
     t.dropIndex(['status']);
   });

@@ -70,6 +70,6 @@ export const jobIds = {
   dunning: (invoiceId: string, step: number) => `charge-${invoiceId}-dunning-${step}`,
   oneOffCharge: (paymentId: string) => `payment-${paymentId}`,
   billingRun: (runId: string) => `billing-run-${runId}`,
-  /** One sweep per minute slot, whoever asks for it: a worker starting, the watchdog, the scheduler. */
-  sweep: (at: number) => `sweep-${Math.floor(at / 60_000)}`,
+  /** One sweep per slot of the sweep clock, however many worker processes ask for it. */
+  sweep: (at: number, everyMs: number) => `sweep-${Math.floor(at / everyMs)}`,
 };

@@ -1,8 +1,12 @@
 // `npm start`: the whole system in one process on embedded defaults — migrations, seed, API, Bull Board and workers.
+// package.json runs it as `exec node --import tsx scripts/start.ts`: the shell (dash does not exec a lone command)
+// and tsx's own CLI (a parent process around node) would each be a process between npm and this one that takes
+// npm's SIGTERM and dies without passing it on, leaving this process and its redis-server running as orphans.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ADMIN_PATH } from '../api/admin.js';
 import { createApp } from '../api/app.js';
@@ -12,7 +16,9 @@ import type { Config } from '../shared/platform/config.js';
 import { migrateLatest } from '../shared/platform/db.js';
 import { configOrExit, onShutdown } from '../shared/platform/process.js';
 import { createProducerConnection, waitForRedis } from '../shared/platform/redis.js';
+import { checkRedisDurability } from '../shared/platform/redis-durability.js';
 import { startFleet } from '../workers/fleet.js';
+import { startSweepClock } from '../workers/sweep-clock.js';
 import { DEMO_ACCOUNTS, seedDevelopment, submitDemoInvoices } from './demo-data.js';
 import { RedisServer } from './redis-server.js';
 import { PaymentSandbox } from './sandboxes/payment-provider.js';
@@ -20,8 +26,12 @@ import { SdiSimulator } from './sandboxes/sdi-simulator.js';
 
 const DATA_DIR = resolve('data');
 
-/** Development secrets generated once and kept in ./data, so the demo key and board password survive restarts. */
+/**
+ * Development secrets generated once and kept in ./data, so the demo key and board password survive restarts.
+ * With DEMO_API_KEY and ADMIN_PASSWORD both set nothing is read or written.
+ */
 function devSecrets(): { demoApiKey: string; adminPassword: string } {
+  if (process.env.DEMO_API_KEY && process.env.ADMIN_PASSWORD) return { demoApiKey: process.env.DEMO_API_KEY, adminPassword: process.env.ADMIN_PASSWORD };
   const file = join(DATA_DIR, 'dev-secrets.json');
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as { demoApiKey: string; adminPassword: string };
@@ -58,9 +68,12 @@ async function ensureRedis(config: Config): Promise<RedisServer | undefined> {
     console.error(`No Redis answers at ${config.redisUrl} and redis-server is not on the PATH: install Redis (apt install redis-server, brew install redis) or set REDIS_URL.`);
     process.exit(1);
   }
-  mkdirSync(DATA_DIR, { recursive: true });
-  const server = await RedisServer.start({ dir: DATA_DIR });
-  console.log(`No Redis at ${config.redisUrl}: started a private redis-server at ${server.url}`);
+  // With an append-only file fsynced on every write, and no eviction, as Redis must run under BullMQ; it is stopped
+  // with this process (SIGTERM, so the file is complete), and on Linux also when this process is SIGKILLed.
+  const dir = join(DATA_DIR, 'redis');
+  mkdirSync(dir, { recursive: true });
+  const server = await RedisServer.start({ dir, persistence: 'aof' });
+  console.log(`No Redis at ${config.redisUrl}: started a private redis-server at ${server.url}, its data in ${dir}`);
   return server;
 }
 
@@ -75,6 +88,8 @@ const withRedis: Config = privateRedis ? { ...config, redisUrl: privateRedis.url
 
 const wiring = wireProcess(withRedis, 'antaeus');
 const { log, db } = wiring.ctx;
+const durability = await checkRedisDurability({ redis: wiring.ctx.queues.connection, production: withRedis.nodeEnv === 'production', log, processName: 'npm start' });
+if (durability.outcome === 'refused') process.exit(1);
 await migrateLatest(db);
 const { apiKey, operatorId } = await seedDevelopment(db, withRedis.demoApiKey);
 
@@ -111,6 +126,7 @@ const effective: Config = {
 
 const fleet = startFleet({ ...wiring.ctx, config: effective });
 await upsertJobSchedulers(wiring.ctx.queues, effective);
+const sweepClock = startSweepClock(wiring.ctx.queues, log);
 const demoInvoices = await submitDemoInvoices(wiring.ctx, operatorId);
 
 const base = `http://localhost:${port}`;
@@ -139,13 +155,37 @@ console.log(
 );
 
 onShutdown(async () => {
+  sweepClock.stop();
   await new Promise<void>((done) => listening.close(() => done()));
   await fleet.close(effective.shutdownGraceMs);
   await simulator?.close();
   await paymentSandbox?.close();
   await wiring.close();
-  await privateRedis?.stop();
+  await privateRedis?.shutdown();
 }, log);
+
+// npm passes SIGINT and SIGTERM on to this process, and Ctrl-C in a terminal signals the whole foreground group too:
+// the same signal comes twice. onShutdown stops on the first and then listens no more, so the second would kill this
+// process in the middle of stopping. Repeats within a second are that echo, and ignored; a later one quits at once.
+let firstSignalAt: number | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    firstSignalAt ??= Date.now();
+    if (Date.now() - firstSignalAt < 1000) return;
+    console.error(`${signal} again: quitting without waiting for the jobs in flight`);
+    process.exit(128 + constants.signals[signal]);
+  });
+}
+
+// Run by npm, this process stops when npm is gone, even when npm could pass nothing on (SIGKILL, a crash).
+if (process.env.npm_lifecycle_event === 'start') {
+  const npm = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === npm) return;
+    clearInterval(watch);
+    process.kill(process.pid, 'SIGTERM');
+  }, 1000).unref();
+}
 
 function redactPassword(url: string): string {
   const parsed = new URL(url);

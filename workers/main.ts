@@ -1,8 +1,10 @@
-// The `worker` process: one BullMQ Worker per queue in WORKER_QUEUES, the job schedulers upserted, a graceful stop on SIGTERM.
+// The `worker` process: one BullMQ Worker per queue in WORKER_QUEUES, the job schedulers upserted, a sweep asked for every minute, a graceful stop on SIGTERM.
 import { upsertJobSchedulers } from '../queues/schedules.js';
 import { wireProcess } from '../queues/wiring.js';
 import { configOrExit, onShutdown } from '../shared/platform/process.js';
+import { checkRedisDurability } from '../shared/platform/redis-durability.js';
 import { startFleet, UnservedQueueError, type Fleet } from './fleet.js';
+import { startSweepClock } from './sweep-clock.js';
 
 const config = configOrExit();
 if (config.workerQueues.includes('sdi-send') && !config.smtpUrl) {
@@ -15,6 +17,9 @@ if (config.workerQueues.includes('charge') && !config.paymentProviderUrl) {
 }
 const wiring = wireProcess(config, 'worker');
 const { log } = wiring.ctx;
+// In production, a Redis that would lose jobs (no AOF, or evicting keys) is refused with one line.
+const durability = await checkRedisDurability({ redis: wiring.ctx.queues.connection, production: config.nodeEnv === 'production', log, processName: 'worker' });
+if (durability.outcome === 'refused') process.exit(1);
 let fleet: Fleet;
 try {
   fleet = startFleet(wiring.ctx);
@@ -24,7 +29,11 @@ try {
   process.exit(1);
 }
 
+// At start and every minute: whatever the database owes and Redis no longer carries is queued again.
+const sweepClock = startSweepClock(wiring.ctx.queues, log);
+
 onShutdown(async () => {
+  sweepClock.stop();
   await fleet.close(config.shutdownGraceMs);
   await wiring.close();
   log.info('worker stopped');

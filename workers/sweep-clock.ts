@@ -5,19 +5,19 @@ import { SWEEP_EVERY_MS } from '../queues/schedules.js';
 import type { Logger } from '../shared/platform/logger.js';
 
 export interface SweepClock {
-  /** Asks for this minute's sweep now (what the timer does); resolves once it is queued, or logged as not queued. */
+  /** Asks for this slot's sweep now (what the timer does); resolves once it is queued, or logged as not queued. */
   tick(): Promise<void>;
   stop(): void;
 }
 
 /**
  * A job scheduler lives in Redis and is lost with it, and it is the sweep that upserts the schedulers again: so the
- * sweep itself is asked for by every worker process. The job id is the minute's, so N processes make one sweep a minute.
+ * sweep itself is asked for by every worker process. The job id is the slot's, so N processes make one sweep a slot.
  */
 export function startSweepClock(queues: Queues, log: Logger, everyMs: number = SWEEP_EVERY_MS): SweepClock {
   const tick = async () => {
     try {
-      await queues.add('maintenance', 'sweep', {}, { jobId: jobIds.sweep(Date.now()) });
+      await queues.add('maintenance', 'sweep', {}, { jobId: jobIds.sweep(Date.now(), everyMs) });
     } catch (err) {
       // Redis is down: the next tick asks again.
       log.debug({ err }, 'could not ask for a sweep');

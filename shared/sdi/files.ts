@@ -1,4 +1,5 @@
 // The file each internal invoice becomes for the SdI: its never-reused name, its XML, and whether the SMTP server took it.
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { nowIso, toIso, toNumber } from '../platform/db.js';
 import { isUniqueViolation } from '../platform/errors/unique-violation.js';
@@ -95,12 +96,32 @@ export async function markSdiFileValid(db: Knex, fileName: string): Promise<void
   await db('sdi_files').where({ file_name: fileName }).whereNull('validated_at').update({ validated_at: nowIso() });
 }
 
+/**
+ * Takes the sending of an unsent file for `leaseMs` with a conditional update: of two attempts at once (a stalled
+ * job's twin, a job the sweep queued again while the first still ran) only one mails it. Returns the lease's token.
+ */
+export async function claimSdiSend(db: Knex, fileName: string, leaseMs: number): Promise<string | undefined> {
+  const now = new Date();
+  const token = randomUUID();
+  const updated = await db('sdi_files')
+    .where({ file_name: fileName })
+    .whereNull('sent_at')
+    .andWhere((q) => q.whereNull('send_lease_until').orWhere('send_lease_until', '<', now.toISOString()))
+    .update({ send_lease_token: token, send_lease_until: new Date(now.getTime() + leaseMs).toISOString() });
+  return updated === 1 ? token : undefined;
+}
+
+/** Gives the send back after a failed attempt, so the retry need not wait for the lease to run out. */
+export async function releaseSdiSend(db: Knex, fileName: string, token: string): Promise<void> {
+  await db('sdi_files').where({ file_name: fileName, send_lease_token: token }).update({ send_lease_token: null, send_lease_until: null });
+}
+
 /** Records that the SMTP server accepted the file; the first record stands. */
 export async function markSdiFileSent(db: Knex, fileName: string, smtp: { messageId: string; response: string }): Promise<void> {
   await db('sdi_files')
     .where({ file_name: fileName })
     .whereNull('sent_at')
-    .update({ smtp_message_id: smtp.messageId, smtp_response: smtp.response.slice(0, 1000), sent_at: nowIso() });
+    .update({ smtp_message_id: smtp.messageId, smtp_response: smtp.response.slice(0, 1000), sent_at: nowIso(), send_lease_token: null, send_lease_until: null });
 }
 
 /** Forgets a file that was never sent (it failed validation); its progressive stays used. */

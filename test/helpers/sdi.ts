@@ -26,11 +26,11 @@ export interface SdiTestSystem {
 
 export async function createSdiTestSystem(
   env: Record<string, string> = {},
-  options: { smtpRunning?: boolean; simulatorDelayMs?: number } = {},
+  options: { smtpRunning?: boolean; simulatorDelayMs?: number; redisUrl?: string } = {},
 ): Promise<SdiTestSystem> {
   const smtpPort = await freePort();
   const inboxDir = await mkdtemp(join(tmpdir(), 'antaeus-sdi-inbox-'));
-  const system = await createTestSystem({ SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, SMTP_TIMEOUT_MS: '2000', ...env });
+  const system = await createTestSystem({ SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, SMTP_TIMEOUT_MS: '2000', ...env }, { redisUrl: options.redisUrl });
   const { apiKey, auth } = await addUser(system.ctx.db, 'operator');
   const server: Server = system.app.listen(0);
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));

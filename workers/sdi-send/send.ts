@@ -9,11 +9,16 @@ import type { InvoiceStatus } from '../../shared/invoices/status.js';
 import { findInvoice, listInvoiceLines, transitionInvoice } from '../../shared/invoices/store.js';
 import { renderFatturaPA, transmissionFormat } from '../../shared/sdi/fatturapa/render.js';
 import { INVOICE_XSD } from '../../shared/sdi/fatturapa/xsd.js';
-import { discardUnsentSdiFile, findSdiFileByInvoice, markSdiFileSent, markSdiFileValid, prepareSdiFile, type SdiFile } from '../../shared/sdi/files.js';
+import { RetryableError } from '../../shared/platform/errors/retryable.js';
+import { claimSdiSend, discardUnsentSdiFile, findSdiFileByInvoice, markSdiFileSent, markSdiFileValid, prepareSdiFile, releaseSdiSend, type SdiFile } from '../../shared/sdi/files.js';
+import type { SmtpAcceptance } from '../../shared/sdi/mailer.js';
 import { sellerOf, transmitterOf } from '../../shared/sdi/seller.js';
 import type { JobContext } from '../types.js';
 
 type Payload = JobData<'sdi-send', 'send'>;
+
+/** A send holds its file for as long as nodemailer's steps may take (connect, greet, each command, the data): then it has ended. */
+const sendLeaseMs = (config: { smtpTimeoutMs: number }): number => 4 * config.smtpTimeoutMs;
 
 const SENDABLE: readonly InvoiceStatus[] = ['INTERNAL_INVOICE_TOBE_SENT', 'INTERNAL_INVOICE_NOT_SENT'];
 const ALREADY_SENT: readonly InvoiceStatus[] = [
@@ -43,11 +48,24 @@ export async function sendToSdi({ invoiceId }: Payload, ctx: JobContext): Promis
       }
       await markSdiFileValid(ctx.db, file.fileName);
     }
-    const finalAttempt = ctx.job.attempt >= ctx.job.maxAttempts;
-    const accepted = await ctx.services.mailer.send({ fileName: file.fileName, xml: file.xml }, { finalAttempt });
-    // Recorded at once: from here on a retry finds sent_at and never mails the file again.
-    await markSdiFileSent(ctx.db, file.fileName, accepted);
-    ctx.log.info({ invoiceId, fileName: file.fileName, smtpMessageId: accepted.messageId }, 'invoice mailed to the SdI');
+    const leaseMs = sendLeaseMs(ctx.config);
+    const lease = await claimSdiSend(ctx.db, file.fileName, leaseMs);
+    if (!lease) {
+      // Another attempt is mailing it, or just did: come back once its lease is over, or find it sent.
+      if (!(await findSdiFileByInvoice(ctx.db, invoiceId))?.sentAt) throw new RetryableError(`another attempt is mailing ${file.fileName}`, leaseMs);
+    } else {
+      const finalAttempt = ctx.job.attempt >= ctx.job.maxAttempts;
+      let accepted: SmtpAcceptance;
+      try {
+        accepted = await ctx.services.mailer.send({ fileName: file.fileName, xml: file.xml }, { finalAttempt });
+      } catch (err) {
+        await releaseSdiSend(ctx.db, file.fileName, lease).catch(() => undefined);
+        throw err;
+      }
+      // Recorded at once: from here on a retry finds sent_at and never mails the file again.
+      await markSdiFileSent(ctx.db, file.fileName, accepted);
+      ctx.log.info({ invoiceId, fileName: file.fileName, smtpMessageId: accepted.messageId }, 'invoice mailed to the SdI');
+    }
   }
 
   await transitionInvoice(ctx.db, invoiceId, 'INTERNAL_INVOICE_SENT', { actor: actors.worker('sdi-send'), details: { fileName: file.fileName } });
