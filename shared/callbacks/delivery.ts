@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../platform/config.js';
 import { RetryableError } from '../platform/errors/retryable.js';
 import { parseRetryAfter, postJson } from '../platform/http.js';
-import { assertSafeUrl, guardedLookup, UnsafeUrlError } from '../platform/ssrf.js';
+import { assertSafeUrl, guardedLookup, isRefusal } from '../platform/ssrf.js';
 import { findMessage, recordAttempt, type DeliveryAttempt } from './messages.js';
 import { callbackOutcome } from './outcome.js';
 import { signingSecrets } from './secrets.js';
@@ -50,7 +50,8 @@ export async function deliverMessage(ctx: DeliveryContext, messageId: string, at
     retryAfter = [response.headers['retry-after']].flat()[0];
   } catch (err) {
     const error = (err as Error).message;
-    if (err instanceof UnsafeUrlError || (err instanceof Error && err.cause instanceof UnsafeUrlError)) {
+    // A refused address fails for good; a lookup that timed out falls through to another attempt.
+    if (isRefusal(err)) {
       await recordAttempt(ctx.db, messageId, record({ statusCode: null, error, outcome: 'failed' }), 'failed');
       throw new UnrecoverableError(`callback URL refused: ${error}`);
     }

@@ -8,6 +8,25 @@ export class UnsafeUrlError extends Error {
   override name = 'UnsafeUrlError';
 }
 
+/** The host did not resolve in time: the URL is refused now, but a later attempt may succeed. */
+export class LookupTimeoutError extends UnsafeUrlError {
+  override name = 'LookupTimeoutError';
+  /** The code `dns` gives its own timeouts. */
+  readonly code = 'ETIMEOUT';
+}
+
+/**
+ * How long a host name may take to resolve before its URL is refused, so a hanging resolver cannot hang an API
+ * request or a delivery. The system resolver cannot be cancelled: a timed-out lookup still holds a libuv thread until
+ * the resolver gives up by itself, but nothing waits for it.
+ */
+export const DNS_TIMEOUT_MS = 2000;
+
+export interface GuardOptions {
+  /** How long a lookup may take before the URL is refused. @defaultValue {@link DNS_TIMEOUT_MS} */
+  dnsTimeoutMs?: number;
+}
+
 export type LookupAll = (hostname: string) => Promise<LookupAddress[]>;
 
 export const systemLookupAll: LookupAll = (hostname) =>
@@ -35,33 +54,77 @@ export function parseAllowlist(entries: readonly string[]): Allowlist {
   return allow;
 }
 
-/** Unwraps IPv4-mapped IPv6 (::ffff:127.0.0.1) so it is judged as the IPv4 address it is. */
-function normalise(address: string): ipaddr.IPv4 | ipaddr.IPv6 {
-  const parsed = ipaddr.parse(address);
-  return parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress() ? (parsed as ipaddr.IPv6).toIPv4Address() : parsed;
+const NAT64_WELL_KNOWN = ipaddr.parseCIDR('64:ff9b::/96');
+const IPV4_COMPATIBLE = ipaddr.parseCIDR('::/96');
+
+/** An IPv4 address carried inside an IPv6 one, and the transition mechanism that carries it. */
+interface Embedded {
+  form: string;
+  ipv4: ipaddr.IPv4;
+}
+
+/**
+ * The IPv4 address inside an IPv6 address, for the forms that lead to it: IPv4-mapped (::ffff:0:0/96),
+ * IPv4-translated (::ffff:0:0:0/96), NAT64 (64:ff9b::/96), 6to4 (2002::/16, bits 16–47) and the deprecated
+ * IPv4-compatible (::/96; `::` and `::1` stay themselves). The forms not unwrapped here stay outside the unicast range
+ * and so are refused: the local-use NAT64 prefix 64:ff9b:1::/48 (where the IPv4 sits depends on the prefix length the
+ * operator chose, which cannot be known from here) and Teredo (2001::/32: a client behind a NAT reached through relays
+ * nobody here controls, with two IPv4 addresses in it — no callback receiver belongs there; allowlist it if one does).
+ */
+function embeddedIPv4(ip: ipaddr.IPv6): Embedded | undefined {
+  const bytes = ip.toByteArray();
+  const at = (offset: number) => new ipaddr.IPv4(bytes.slice(offset, offset + 4));
+  switch (ip.range()) {
+    case 'ipv4Mapped':
+      return { form: 'IPv4-mapped', ipv4: at(12) };
+    case 'rfc6145':
+      return { form: 'IPv4-translated', ipv4: at(12) };
+    case 'rfc6052':
+      return ip.match(NAT64_WELL_KNOWN) ? { form: 'NAT64', ipv4: at(12) } : undefined;
+    case '6to4':
+      return { form: '6to4', ipv4: at(2) };
+    case 'unicast':
+      return ip.match(IPV4_COMPATIBLE) ? { form: 'IPv4-compatible', ipv4: at(12) } : undefined;
+    default:
+      return undefined;
+  }
 }
 
 function allowedByCidr(address: ipaddr.IPv4 | ipaddr.IPv6, allow: Allowlist): boolean {
   return allow.cidrs.some(([range, bits]) => range.kind() === address.kind() && address.match(range, bits));
 }
 
-/**
- * Only plain public unicast addresses are reachable: loopback, private, link-local (and so cloud metadata at
- * 169.254.169.254), CGNAT, unique-local, multicast, reserved and the IPv6 forms that embed IPv4 are all refused.
- */
-export function isPublicAddress(address: string): boolean {
-  return normalise(address).range() === 'unicast';
+/** Why an address is not public, or undefined when it is: an IPv6 form carrying IPv4 is judged by that IPv4. */
+function problem(address: string, allow: Allowlist): string | undefined {
+  const ip = ipaddr.parse(address);
+  if (allowedByCidr(ip, allow)) return undefined;
+  const embedded = ip.kind() === 'ipv6' ? embeddedIPv4(ip as ipaddr.IPv6) : undefined;
+  if (embedded) {
+    const range = embedded.ipv4.range();
+    if (range === 'unicast' || allowedByCidr(embedded.ipv4, allow)) return undefined;
+    return `${embedded.form} ${embedded.ipv4.toString()}, ${range}`;
+  }
+  const range = ip.range();
+  return range === 'unicast' ? undefined : range;
 }
 
+/**
+ * Only plain public unicast addresses are reachable: loopback, private, link-local (and so cloud metadata at
+ * 169.254.169.254), CGNAT, unique-local, multicast and reserved ranges are refused; an IPv6 address that carries an
+ * IPv4 one is judged by the IPv4 address, and Teredo and local-use NAT64 are refused (see `embeddedIPv4`).
+ */
+export function isPublicAddress(address: string): boolean {
+  return problem(address, parseAllowlist([])) === undefined;
+}
+
+/** Throws UnsafeUrlError unless the address is public or allowlisted (itself, or the IPv4 address it carries). */
 export function checkAddress(address: string, allow: Allowlist): void {
-  const ip = normalise(address);
-  if (ip.range() !== 'unicast' && !allowedByCidr(ip, allow)) {
-    throw new UnsafeUrlError(`address ${address} is not public (${ip.range()})`);
-  }
+  const why = problem(address, allow);
+  if (why !== undefined) throw new UnsafeUrlError(`address ${address} is not public (${why})`);
 }
 
 /** Checks the URL's scheme and every address its host resolves to; returns the parsed URL. */
-export async function assertSafeUrl(rawUrl: string, allow: Allowlist, lookupAll: LookupAll = systemLookupAll): Promise<URL> {
+export async function assertSafeUrl(rawUrl: string, allow: Allowlist, lookupAll: LookupAll = systemLookupAll, options: GuardOptions = {}): Promise<URL> {
   let url: URL;
   try {
     url = new URL(rawUrl);
@@ -72,17 +135,37 @@ export async function assertSafeUrl(rawUrl: string, allow: Allowlist, lookupAll:
   if (url.username || url.password) throw new UnsafeUrlError('credentials in the URL are not allowed');
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (allow.hosts.has(host)) return url;
-  const addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await resolve(host, lookupAll);
+  const addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await resolve(host, lookupAll, options);
   for (const { address } of addresses) checkAddress(address, allow);
   return url;
 }
 
-async function resolve(host: string, lookupAll: LookupAll): Promise<LookupAddress[]> {
+/** Tells whether an error is the guard refusing a URL for good (directly or as a cause); a timed-out lookup is not. */
+export function isRefusal(err: unknown): boolean {
+  const refusal = (e: unknown) => e instanceof UnsafeUrlError && !(e instanceof LookupTimeoutError);
+  return refusal(err) || (err instanceof Error && refusal(err.cause));
+}
+
+/** The host's addresses, or LookupTimeoutError once the deadline passes. */
+async function lookupWithin(host: string, lookupAll: LookupAll, { dnsTimeoutMs = DNS_TIMEOUT_MS }: GuardOptions): Promise<LookupAddress[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LookupTimeoutError(`host ${host} did not resolve within ${dnsTimeoutMs} ms`)), dnsTimeoutMs);
+  });
   try {
-    const addresses = await lookupAll(host);
+    return await Promise.race([lookupAll(host), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function resolve(host: string, lookupAll: LookupAll, options: GuardOptions): Promise<LookupAddress[]> {
+  try {
+    const addresses = await lookupWithin(host, lookupAll, options);
     if (addresses.length === 0) throw new Error('no address');
     return addresses;
-  } catch {
+  } catch (err) {
+    if (err instanceof LookupTimeoutError) throw err;
     throw new UnsafeUrlError(`host ${host} does not resolve`);
   }
 }
@@ -93,10 +176,10 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
  * A `lookup` for http.request that refuses unsafe addresses at connection time, so a host that
  * resolved to a public address at submission cannot be re-pointed at an internal one (DNS rebinding).
  */
-export function guardedLookup(allow: Allowlist, lookupAll: LookupAll = systemLookupAll) {
-  return (hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback): void => {
+export function guardedLookup(allow: Allowlist, lookupAll: LookupAll = systemLookupAll, options: GuardOptions = {}) {
+  return (hostname: string, lookupOptions: LookupOneOptions | LookupAllOptions, callback: LookupCallback): void => {
     const host = hostname.toLowerCase();
-    lookupAll(host).then(
+    lookupWithin(host, lookupAll, options).then(
       (addresses) => {
         try {
           if (!allow.hosts.has(host)) for (const { address } of addresses) checkAddress(address, allow);
@@ -104,7 +187,7 @@ export function guardedLookup(allow: Allowlist, lookupAll: LookupAll = systemLoo
           callback(err as NodeJS.ErrnoException, '');
           return;
         }
-        if ((options as LookupAllOptions).all) callback(null, addresses);
+        if ((lookupOptions as LookupAllOptions).all) callback(null, addresses);
         else {
           const first = addresses[0];
           if (!first) callback(Object.assign(new Error(`host ${host} does not resolve`), { code: 'ENOTFOUND' }), '');
