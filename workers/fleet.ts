@@ -5,6 +5,7 @@ import { payloadProblem, type QueueName } from '../queues/jobs.js';
 import { backoffDelay, queuePolicies } from '../queues/policy.js';
 import { CircuitOpenError } from '../shared/platform/errors/circuit-open.js';
 import { RetryableError } from '../shared/platform/errors/retryable.js';
+import { redactDatabaseError } from '../shared/platform/errors/safe-error.js';
 import { createWorkerConnection } from '../shared/platform/redis.js';
 import { handlers as taskList } from './index.js';
 import { createWorkerServices, type WorkerServices } from './services.js';
@@ -111,7 +112,9 @@ export function processorFor(queue: QueueName, ctx: WorkerContext, handlers: Par
       log.info({ outcome: 'completed', ms: Math.round(performance.now() - started) }, 'job completed');
       return result;
     } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
+      // A database error's message and fields quote bound values (customer data): BullMQ keeps whatever is thrown, in
+      // failedReason and the stack trace, so the log, the give-up hook and BullMQ all get the redacted one instead.
+      const error = redactDatabaseError(err instanceof Error ? err : new Error(String(err)));
       if (error instanceof CircuitOpenError && pause) {
         log.info({ dependency: error.dependency, waitMs: error.retryAfterMs }, `${error.dependency} circuit open: queue paused, attempt ${attempt} not spent`);
         await pause(error.retryAfterMs ?? 1000);

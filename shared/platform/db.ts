@@ -41,6 +41,8 @@ export function knexConfig({ url, pgSchema, log }: DbOptions): Knex.Config {
       searchPath: pgSchema ? [pgSchema] : undefined,
       pool: { min: 0, max: 10 },
       acquireConnectionTimeout: 1500,
+      // Error messages carry the SQL with placeholders, not with the bound values: those are customer data.
+      compileSqlOnError: false,
       migrations,
       log: logging,
     };
@@ -51,6 +53,8 @@ export function knexConfig({ url, pgSchema, log }: DbOptions): Knex.Config {
     connection: { filename: url },
     useNullAsDefault: true,
     acquireConnectionTimeout: 1500,
+    // Error messages carry the SQL with placeholders, not with the bound values: those are customer data.
+    compileSqlOnError: false,
     pool: {
       afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
         // WAL lets readers run beside the one writer; busy_timeout lets several processes share the file.

@@ -31,6 +31,7 @@ export async function writeDlqReport(_payload: JobData<'reports', 'dlq-report'>,
             jobId: job.id ?? '',
             name: job.name,
             attemptsMade: job.attemptsMade,
+            // As the fleet stored it: a database error there became its class, code and a message without values (workers/fleet.ts).
             failedReason: job.failedReason ?? '',
             createdAt: date(job.timestamp),
             processedAt: date(job.processedOn),
