@@ -16,18 +16,33 @@ export interface StoredResponse {
 
 export const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
-/** The same request hashes the same however its client ordered the body's fields: `{"a":1,"b":2}` is `{"b":2,"a":1}`. */
+/** How deep a body may nest, and how many values it may hold, for its fingerprint: far beyond any body a route takes. */
+export const FINGERPRINT_MAX_DEPTH = 64;
+/** See FINGERPRINT_MAX_DEPTH. */
+export const FINGERPRINT_MAX_VALUES = 100_000;
+
+/**
+ * The same request hashes the same however its client ordered the body's fields: `{"a":1,"b":2}` is `{"b":2,"a":1}`.
+ * It is computed before the route validates the body, so a body nested past FINGERPRINT_MAX_DEPTH (which would
+ * overflow the stack) or holding more than FINGERPRINT_MAX_VALUES values is refused here with a 400.
+ */
 export function requestFingerprint(method: string, path: string, body: unknown): string {
-  return createHash('sha256').update(JSON.stringify([method, path, canonical(body ?? null)])).digest('hex');
+  const budget = { values: FINGERPRINT_MAX_VALUES };
+  return createHash('sha256').update(JSON.stringify([method, path, canonical(body ?? null, 0, budget)])).digest('hex');
 }
 
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
+function canonical(value: unknown, depth: number, budget: { values: number }): unknown {
+  if (depth > FINGERPRINT_MAX_DEPTH || --budget.values < 0) {
+    throw new ApiError(400, 'invalid_request', 'invalid body', [
+      { field: 'body', message: `nested deeper than ${FINGERPRINT_MAX_DEPTH} levels or over ${FINGERPRINT_MAX_VALUES} values` },
+    ]);
+  }
+  if (Array.isArray(value)) return value.map((v) => canonical(v, depth + 1, budget));
   if (value === null || typeof value !== 'object') return value;
   return Object.fromEntries(
     Object.keys(value)
       .sort()
-      .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+      .map((k) => [k, canonical((value as Record<string, unknown>)[k], depth + 1, budget)]),
   );
 }
 

@@ -1,15 +1,18 @@
-// Request parsing with zod: a failed parse becomes a 400 listing the failing fields.
+// Request parsing with zod: a failed parse becomes a 400 listing the failing fields (unknown ones named too).
 import type { z } from 'zod';
-import { invalid } from './errors.js';
+import { invalid, type InputPart } from './errors.js';
 
-export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
-  const result = schema.safeParse(body ?? {});
-  if (!result.success) throw invalid(result.error, 'body');
+/**
+ * `value` (a request's body, query or path parameters) parsed by `schema`, or a 400 naming `where` and each failing
+ * field. A missing body reads as `{}`, so a body whose fields are all optional may be left out.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: InputPart): z.output<S> {
+  const result = schema.safeParse(where === 'body' ? (value ?? {}) : value);
+  if (!result.success) throw invalid(result.error, where);
   return result.data;
 }
 
-export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.output<S> {
-  const result = schema.safeParse(query);
-  if (!result.success) throw invalid(result.error, 'query');
-  return result.data;
-}
+export const parseBody = <S extends z.ZodType>(schema: S, body: unknown): z.output<S> => parseInput(schema, body, 'body');
+export const parseQuery = <S extends z.ZodType>(schema: S, query: unknown): z.output<S> => parseInput(schema, query, 'query');
+/** Path parameters (`req.params`), e.g. `z.object({ id: resourceId(36) })`: a malformed id is a 400, never a database error. */
+export const parseParams = <S extends z.ZodType>(schema: S, params: unknown): z.output<S> => parseInput(schema, params, 'path');

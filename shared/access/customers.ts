@@ -3,18 +3,20 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { nowIso, toIso } from '../platform/db.js';
 import { newId } from '../platform/ids.js';
+import { safeText, withoutControlChars } from '../platform/input.js';
 import { keysetPage, toPage, type Page, type PageArgs } from '../platform/pagination.js';
 import { scopeToCustomers, type Principal } from './principal.js';
 
 const latin = (max: number) => z.string().min(1).max(max).regex(/^[\x20-\x7e\xa0-\xff]+$/, 'only Latin-1 characters');
 
+/** A customer as an operator creates one; unknown fields are refused, in the address too. */
 export const customerInputSchema = z
-  .object({
+  .strictObject({
     id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only').optional(),
     name: latin(80),
     vatNumber: z.string().regex(/^[A-Z]{2}[A-Za-z0-9]{1,28}$/, 'country code and number, e.g. IT01234567890').optional(),
     fiscalCode: z.string().regex(/^[A-Z0-9]{11,16}$/, '11 to 16 letters or digits').optional(),
-    address: z.object({
+    address: z.strictObject({
       street: latin(60),
       postalCode: z.string().regex(/^\d{5}$/, 'five digits (00000 abroad)'),
       city: latin(60),
@@ -22,10 +24,10 @@ export const customerInputSchema = z
       country: z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2, e.g. IT'),
     }),
     sdiCode: z.string().regex(/^[A-Z0-9]{6,7}$/, '7 characters, or 6 for a public administration office').optional(),
-    pec: z.email().max(256).optional(),
+    pec: withoutControlChars(z.email().max(256)).optional(),
     currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as EUR'),
-    email: z.email().max(256),
-    username: z.string().min(1).max(64),
+    email: withoutControlChars(z.email().max(256)),
+    username: safeText(64).min(1),
   })
   .refine((c) => c.vatNumber || c.fiscalCode, { path: ['vatNumber'], message: 'a VAT number or a fiscal code is required' })
   .refine((c) => c.sdiCode || c.pec, { path: ['sdiCode'], message: 'an SdI recipient code or a PEC address is required' });

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { nowIso, toIso } from '../platform/db.js';
 import { isUniqueViolation } from '../platform/errors/unique-violation.js';
 import { newId } from '../platform/ids.js';
+import { resourceId, withoutControlChars } from '../platform/input.js';
 import { keysetPage, MAX_LIMIT, toPage, type Page, type PageArgs } from '../platform/pagination.js';
 import type { Principal, Role } from './principal.js';
 
@@ -58,11 +59,12 @@ export async function linkCustomer(db: Knex, userId: string, customerId: string)
 
 const ROLES = ['operator', 'client'] as const satisfies readonly Role[];
 
-export const userInputSchema = z.object({
+/** A user as an operator creates one; unknown fields are refused. */
+export const userInputSchema = z.strictObject({
   username: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1 to 64 letters, digits, ., _ or -'),
-  email: z.email().max(256),
+  email: withoutControlChars(z.email().max(256)),
   role: z.enum(ROLES),
-  customerIds: z.array(z.string().min(1).max(64)).max(MAX_LIMIT).optional(),
+  customerIds: z.array(resourceId(64)).max(MAX_LIMIT).optional(),
 });
 
 export type UserInput = z.output<typeof userInputSchema>;

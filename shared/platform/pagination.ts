@@ -1,6 +1,7 @@
 // Keyset pagination for lists: the `limit` and `cursor` every list takes, newest first by (created_at, id), an opaque cursor.
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { resourceId, toUtcInstant } from './input.js';
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 500;
@@ -25,17 +26,31 @@ export function encodeCursor(key: CursorKey): string {
   return Buffer.from(JSON.stringify([key.createdAt, key.id])).toString('base64url');
 }
 
-/** Returns undefined for a cursor that was not made by encodeCursor. */
+/** The longest cursor encodeCursor makes (an ISO instant and an id of up to 64 characters), with room to spare. */
+const MAX_CURSOR_LENGTH = 256;
+const CURSOR_ID = resourceId(64);
+
+/**
+ * Returns undefined for a cursor that was not made by encodeCursor. A cursor is not signed, so a client can forge one:
+ * it is checked as fully as input, since both parts reach the database (PostgreSQL refuses a timestamp it cannot read,
+ * or a NUL in an id, with an error rather than an empty page).
+ */
 export function decodeCursor(cursor: string): CursorKey | undefined {
+  if (cursor.length > MAX_CURSOR_LENGTH) return undefined;
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(parsed) && parsed.length === 2 && parsed.every((p) => typeof p === 'string')) {
-      return { createdAt: parsed[0], id: parsed[1] };
-    }
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    // fall through: not a cursor of ours
+    return undefined; // not a cursor of ours
   }
-  return undefined;
+  if (!Array.isArray(parsed) || parsed.length !== 2) return undefined;
+  const [createdAt, id] = parsed as unknown[];
+  // Only the exact form encodeCursor writes: a UTC instant with milliseconds, in the years every store can hold.
+  if (typeof createdAt !== 'string') return undefined;
+  const instant = toUtcInstant(createdAt);
+  if (!('instant' in instant) || instant.instant !== createdAt) return undefined;
+  if (!CURSOR_ID.safeParse(id).success) return undefined;
+  return { createdAt, id: id as string };
 }
 
 /** Orders a query newest first and starts it after the cursor; fetches one row more to know if a next page exists. */
@@ -64,8 +79,8 @@ export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT),
   cursor: z
     .string()
-    .optional()
-    .refine((c) => c === undefined || decodeCursor(c) !== undefined, 'not a cursor from a previous page'),
+    .refine((c) => decodeCursor(c) !== undefined, 'not a cursor from a previous page')
+    .optional(),
 });
 
 export function toPageArgs(query: z.output<typeof pageQuery>): PageArgs {

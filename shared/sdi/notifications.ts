@@ -6,6 +6,7 @@ import { scopeToCustomers, type Principal } from '../access/principal.js';
 import type { InvoiceStatus } from '../invoices/status.js';
 import { nowIso, toIso } from '../platform/db.js';
 import { stableId } from '../platform/ids.js';
+import { resourceId, safeText } from '../platform/input.js';
 
 /** The SdI outcomes a notification may carry, by name or by SdI message code. */
 export const SDI_OUTCOME_ALIASES = {
@@ -19,14 +20,15 @@ export const SDI_OUTCOME_ALIASES = {
 
 export type SdiOutcome = (typeof SDI_OUTCOME_ALIASES)[keyof typeof SDI_OUTCOME_ALIASES];
 
-export const sdiNotificationSchema = z.object({
-  customerId: z.string().min(1).max(64),
-  invoiceNumber: z.string().min(1).max(20),
+/** A notification as a client posts it (or the API builds it from an SdI receipt); unknown fields are refused. */
+export const sdiNotificationSchema = z.strictObject({
+  customerId: resourceId(64),
+  invoiceNumber: safeText(20).min(1),
   status: z
     .enum(Object.keys(SDI_OUTCOME_ALIASES) as [keyof typeof SDI_OUTCOME_ALIASES, ...(keyof typeof SDI_OUTCOME_ALIASES)[]])
     .transform((s): SdiOutcome => SDI_OUTCOME_ALIASES[s]),
   errors: z
-    .array(z.object({ code: z.string().max(20), description: z.string().max(1000).optional() }))
+    .array(z.strictObject({ code: safeText(20), description: safeText(1000).optional() }))
     .max(100)
     .optional(),
 });
