@@ -142,6 +142,10 @@ function configSchema(production: boolean) {
     adminUser: z.string().min(1).default('admin'),
     /** Bull Board password; required in production. @defaultValue development: generated and printed */
     adminPassword: z.string().min(8, 'expected at least 8 characters').optional(),
+    /** Requests per second one user may sustain, counted in Redis across every `web` process (see api/rate-limit.ts). @defaultValue `100` */
+    rateLimitPerSecond: integer(1, 10_000_000).default(100),
+    /** The most one user may spend at once (at least the rate): the quota of each window of burst ÷ rate seconds, rounded up. @defaultValue `200` */
+    rateLimitBurst: integer(1, 10_000_000).default(200),
 
     // Callbacks.
     /** Hosts or CIDRs exempt from the callback SSRF guard, parsed. @defaultValue development and test: `localhost,127.0.0.1`; production: none */

@@ -40,6 +40,9 @@ export async function createTestSystem(env: Record<string, string> = {}, options
     SMTP_BREAKER_RESET_MS: '200',
     SHUTDOWN_GRACE_MS: '5000',
     ADMIN_PASSWORD: 'test-admin-password',
+    // High enough that no test is throttled by accident; test/http/rate-limit.test.ts sets its own low limits.
+    RATE_LIMIT_PER_SECOND: '1000000',
+    RATE_LIMIT_BURST: '1000000',
     ...env,
   });
   const wiring = wireProcess(config, 'test', { db: testDb.db });
