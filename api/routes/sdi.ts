@@ -1,5 +1,6 @@
 // SdI notification routes: accept a notification as JSON or as the SdI's own XML receipt (validate, enqueue), and show them.
-import type { Request, Response, Router } from 'express';
+import express, { type Request, type Response } from 'express';
+import { z } from 'zod';
 import type { AppContext } from '../../queues/context.js';
 import { jobIds } from '../../queues/jobs.js';
 import { actors } from '../../shared/access/actors.js';
@@ -14,12 +15,19 @@ import { findVisibleNotification, recordNotification, sdiNotificationId, sdiNoti
 import { findVisibleReceipt, recordReceipt } from '../../shared/sdi/receipts.js';
 import { ApiError, notFound } from '../errors.js';
 import { requireCustomer } from '../guards.js';
-import { parseBody } from '../validate.js';
+import { parseInput } from '../validate.js';
+import { RATE_COST } from '../rate-limit.js';
+import { errorBody, instant, links } from '../contract/components.js';
+import { JSON_BODY_LIMIT, type DefineRoute } from '../contract/route-table.js';
+import { resourceId } from '../../shared/platform/input.js';
 
 /** The body types an SdI receipt arrives as. */
 export const XML_TYPES = ['application/xml', 'text/xml', 'application/*+xml'];
 
-export function sdiRoutes(router: Router, ctx: AppContext): void {
+/** The largest receipt read: a signed NotificaScarto listing many errors fits well within it. */
+export const RECEIPT_BODY_LIMIT = '64kb';
+
+export function sdiRoutes(define: DefineRoute, ctx: AppContext): void {
   const xsd = createXsdValidator();
 
   /**
@@ -106,32 +114,118 @@ export function sdiRoutes(router: Router, ctx: AppContext): void {
     accepted(res, id, { invoiceId: invoice.id, receiptId }, { receipt: `/v1/sdi/receipts/${receiptId}` });
   }
 
-  router.post('/sdi/notifications', async (req, res) => {
-    if (req.is(XML_TYPES)) return acceptReceipt(req, res);
-    const { principal } = res.locals;
-    const notification = parseBody(sdiNotificationSchema, req.body);
-    requireCustomer(principal, notification.customerId);
-    accepted(res, await enqueue(principal, notification));
-  });
+  define(
+    {
+      method: 'post',
+      path: '/sdi/notifications',
+      operationId: 'receiveSdiNotification',
+      summary: 'Tell Antaeus what the SdI said about an invoice',
+      description:
+        'Either a JSON notification naming the invoice by customer and number, or the SdI\'s own XML receipt (RicevutaConsegna, NotificaMancataConsegna, NotificaScarto…) matched by the file name it names. The same notification twice is applied once.',
+      tag: 'sdi',
+      audience: 'client',
+      // One path, two body types: the handler picks the parser's result by Content-Type and validates it itself.
+      rawBody: {
+        description: 'A JSON notification, or an SdI receipt as XML (at most 64 KB).',
+        content: { 'application/json': sdiNotificationSchema, 'application/xml': z.string().meta({ description: 'A receipt valid against MessaggiTypes_v1.1.xsd.' }) },
+      },
+      before: [express.json({ limit: JSON_BODY_LIMIT }), express.text({ type: XML_TYPES, limit: RECEIPT_BODY_LIMIT })],
+      cost: RATE_COST.xmlReceipt,
+      responses: {
+        202: { description: 'Recorded and queued: follow `links.self`.', schema: acceptedNotification },
+        422: { description: 'A receipt that does not settle an invoice.', schema: errorBody },
+      },
+    },
+    async (_input, req, res) => {
+      if (req.is(XML_TYPES)) return acceptReceipt(req, res);
+      const { principal } = res.locals;
+      const notification = parseInput(sdiNotificationSchema, req.body, 'body');
+      requireCustomer(principal, notification.customerId);
+      accepted(res, await enqueue(principal, notification));
+    },
+  );
 
-  router.get('/sdi/notifications/:id', async (req, res) => {
-    const { principal } = res.locals;
-    const stored = await findVisibleNotification(ctx.db, principal, req.params.id);
-    if (stored) {
-      res.json(stored);
-      return;
-    }
-    const job = await ctx.queues.getJob('invoice-save', jobIds.sdiNotification(req.params.id));
-    if (!job || job.name !== 'sdi-notification') throw notFound('notification');
-    const { notification, acceptedAt, submittedBy } = job.data as { notification: { customerId: string }; acceptedAt: string; submittedBy: string };
-    if (!canAccessCustomer(principal, notification.customerId)) throw notFound('notification');
-    res.json({ id: req.params.id, ...notification, outcome: 'pending', receivedAt: acceptedAt, receivedBy: actors.user(submittedBy) });
-  });
+  define(
+    {
+      method: 'get',
+      path: '/sdi/notifications/:id',
+      operationId: 'getSdiNotification',
+      summary: 'Read a notification and whether it was applied',
+      tag: 'sdi',
+      audience: 'client',
+      params: idParams,
+      responses: { 200: { description: 'The notification.', schema: notificationSchema } },
+    },
+    async ({ params }, _req, res) => {
+      const { principal } = res.locals;
+      const stored = await findVisibleNotification(ctx.db, principal, params.id);
+      if (stored) {
+        res.json(stored);
+        return;
+      }
+      const job = await ctx.queues.getJob('invoice-save', jobIds.sdiNotification(params.id));
+      if (!job || job.name !== 'sdi-notification') throw notFound('notification');
+      const { notification, acceptedAt, submittedBy } = job.data as { notification: { customerId: string }; acceptedAt: string; submittedBy: string };
+      if (!canAccessCustomer(principal, notification.customerId)) throw notFound('notification');
+      res.json({ id: params.id, ...notification, outcome: 'pending', receivedAt: acceptedAt, receivedBy: actors.user(submittedBy) });
+    },
+  );
 
-  router.get('/sdi/receipts/:id', async (req, res) => {
-    const receipt = await findVisibleReceipt(ctx.db, res.locals.principal, req.params.id);
-    if (!receipt) throw notFound('receipt');
-    res.json(receipt);
-  });
-
+  define(
+    {
+      method: 'get',
+      path: '/sdi/receipts/:id',
+      operationId: 'getSdiReceipt',
+      summary: 'Read an XML receipt as it arrived, and what became of it',
+      tag: 'sdi',
+      audience: 'client',
+      params: idParams,
+      responses: { 200: { description: 'The receipt.', schema: receiptSchema } },
+    },
+    async ({ params }, _req, res) => {
+      const receipt = await findVisibleReceipt(ctx.db, res.locals.principal, params.id);
+      if (!receipt) throw notFound('receipt');
+      res.json(receipt);
+    },
+  );
 }
+
+const idParams = z.strictObject({ id: resourceId(100) });
+
+const acceptedNotification = z
+  .object({
+    id: z.string(),
+    status: z.literal('RECEIVED'),
+    invoiceId: z.string().optional(),
+    receiptId: z.string().optional(),
+    links,
+  })
+  .meta({ id: 'AcceptedSdiNotification' });
+
+const notificationSchema = z
+  .object({
+    id: z.string(),
+    customerId: z.string(),
+    invoiceNumber: z.string(),
+    status: z.string(),
+    outcome: z.string().meta({ description: '`pending` until applied to the invoice.' }),
+    receivedAt: instant,
+    receivedBy: z.string(),
+  })
+  .loose()
+  .meta({ id: 'SdiNotification' });
+
+const receiptSchema = z
+  .object({
+    id: z.string(),
+    messageType: z.string().nullable(),
+    fileName: z.string().nullable(),
+    invoiceId: z.string().nullable(),
+    notificationId: z.string().nullable(),
+    outcome: z.string(),
+    reason: z.string().nullable(),
+    receivedAt: instant,
+    receivedBy: z.string(),
+  })
+  .loose()
+  .meta({ id: 'SdiReceipt' });

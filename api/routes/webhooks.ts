@@ -1,7 +1,10 @@
 // The caller's callback signing secret: read it, or rotate it (the old one keeps signing for 24 hours).
-import type { Router } from 'express';
+import { z } from 'zod';
 import type { AppContext } from '../../queues/context.js';
 import { rotateSecret, signingSecrets, type WebhookSecret } from '../../shared/callbacks/secrets.js';
+import { instant } from '../contract/components.js';
+import type { DefineRoute } from '../contract/route-table.js';
+import { RATE_COST } from '../rate-limit.js';
 
 function secretView(secrets: WebhookSecret[]) {
   const [current, ...previous] = secrets;
@@ -13,11 +16,45 @@ function secretView(secrets: WebhookSecret[]) {
   };
 }
 
-export function webhooksRoutes(router: Router, ctx: AppContext): void {
-  router.get('/webhooks/secret', async (_req, res) => {
-    res.json(secretView(await signingSecrets(ctx.db, res.locals.principal.userId)));
-  });
-  router.post('/webhooks/secret/rotate', async (_req, res) => {
-    res.json(secretView(await rotateSecret(ctx.db, res.locals.principal.userId)));
-  });
+const secret = z
+  .object({
+    secret: z.string().meta({ description: 'The Standard Webhooks secret (`whsec_…`) callbacks are signed with.' }),
+    version: z.number().int(),
+    createdAt: instant,
+    previous: z.array(z.object({ version: z.number().int(), expiresAt: instant.nullable() })).meta({ description: 'Earlier secrets that still sign until they expire.' }),
+  })
+  .meta({ id: 'WebhookSecret' });
+
+export function webhooksRoutes(define: DefineRoute, ctx: AppContext): void {
+  define(
+    {
+      method: 'get',
+      path: '/webhooks/secret',
+      operationId: 'getWebhookSecret',
+      summary: 'Read the secret your callbacks are signed with',
+      tag: 'webhooks',
+      audience: 'client',
+      responses: { 200: { description: 'The current secret, and earlier ones still signing.', schema: secret } },
+    },
+    async (_input, _req, res) => {
+      res.json(secretView(await signingSecrets(ctx.db, res.locals.principal.userId)));
+    },
+  );
+
+  define(
+    {
+      method: 'post',
+      path: '/webhooks/secret/rotate',
+      operationId: 'rotateWebhookSecret',
+      summary: 'Rotate the signing secret',
+      description: 'Callbacks carry signatures by both the new and the old secret for 24 hours, so the receiver can switch without losing any.',
+      tag: 'webhooks',
+      audience: 'client',
+      cost: RATE_COST.write,
+      responses: { 200: { description: 'The new secret.', schema: secret } },
+    },
+    async (_input, _req, res) => {
+      res.json(secretView(await rotateSecret(ctx.db, res.locals.principal.userId)));
+    },
+  );
 }
