@@ -26,18 +26,21 @@ const issueDate = isoDate.refine((d) => d >= FATTURAPA_MIN_DATE, { message: `mus
  * A decimal given as a JSON number or string, kept as a string so no value passes through floating point twice.
  * A preprocess rather than a union: a union tries the number branch first and builds an issue for every string.
  */
-const decimal = (pattern: RegExp, message: string) =>
-  z.preprocess((v) => (typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim() : v), z.string().regex(pattern, message));
+const decimal = (pattern: RegExp, message: string, example: string) =>
+  z
+    .preprocess((v) => (typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim() : v), z.string().regex(pattern, message))
+    // For the OpenAPI document: a number is taken too (the pattern applies to strings only).
+    .meta({ type: ['string', 'number'], example });
 
 export const invoiceLineSchema = z
   .strictObject({
     description: z.string().min(1).max(1000).regex(LATIN1_PRINTABLE, 'only Latin-1 characters can be sent to the SdI'),
-    quantity: decimal(/^\d{1,12}(\.\d{1,8})?$/, 'expected a positive decimal with at most 8 decimals').refine((s) => Number(s) > 0, {
+    quantity: decimal(/^\d{1,12}(\.\d{1,8})?$/, 'expected a positive decimal with at most 8 decimals', '12').refine((s) => Number(s) > 0, {
       message: 'must be greater than 0',
       when: whenParsed(),
     }),
-    unitPrice: decimal(/^-?\d{1,11}(\.\d{1,8})?$/, 'expected a decimal with at most 8 decimals'),
-    vatRate: decimal(/^\d{1,3}(\.\d{1,2})?$/, 'expected a percentage with at most 2 decimals').refine((s) => Number(s) <= 100, {
+    unitPrice: decimal(/^-?\d{1,11}(\.\d{1,8})?$/, 'expected a decimal with at most 8 decimals', '85.00'),
+    vatRate: decimal(/^\d{1,3}(\.\d{1,2})?$/, 'expected a percentage with at most 2 decimals', '22').refine((s) => Number(s) <= 100, {
       message: 'must be at most 100',
       when: whenParsed(),
     }),
@@ -55,6 +58,22 @@ export const invoiceLineSchema = z
     },
     { when: whenParsed('vatRate', 'natura') },
   );
+
+/** A document as a client sends one, for the OpenAPI document's examples. */
+function exampleDocument() {
+  return {
+    customerId: 'demo-acme',
+    number: '2026/0042',
+    issueDate: '2026-11-01',
+    dueDate: '2026-12-01',
+    currency: 'EUR',
+    callbackUrl: 'https://erp.example.com/hooks/antaeus',
+    lines: [
+      { description: 'Consulenza sistemistica, ottobre 2026', quantity: '12', unitPrice: '85.00', vatRate: '22' },
+      { description: 'Bolli', quantity: 1, unitPrice: '2.00', vatRate: 0, natura: 'N1' },
+    ],
+  };
+}
 
 /** What every invoice document is, issued or received. */
 const documentShape = {
@@ -100,7 +119,8 @@ export const invoiceDocumentSchema = z
       if (totalCents <= 0) ctx.addIssue({ code: 'custom', path: ['lines'], message: 'the invoice total must be above zero (a credit note is not an invoice)' });
     },
     whenLinesParsed,
-  );
+  )
+  .meta({ id: 'InvoiceDocument', example: exampleDocument() });
 
 /** An invoice received from a supplier: the same document, plus who sent it. Unknown fields are refused. */
 export const externalInvoiceDocumentSchema = z
@@ -109,7 +129,8 @@ export const externalInvoiceDocumentSchema = z
     supplier: z.strictObject({ name: safeText(200).min(1), vatNumber: safeText(30).min(3).optional() }).optional(),
   })
   .refine(dueNotBeforeIssue, dueNotBeforeIssueParams)
-  .superRefine(amountsFitFatturaPA, whenLinesParsed);
+  .superRefine(amountsFitFatturaPA, whenLinesParsed)
+  .meta({ id: 'ExternalInvoiceDocument', example: { ...exampleDocument(), supplier: { name: 'Fornitore Srl', vatNumber: 'IT01234567897' } } });
 
 export type InvoiceDocument = z.output<typeof invoiceDocumentSchema>;
 export type ExternalInvoiceDocument = z.output<typeof externalInvoiceDocumentSchema>;

@@ -52,10 +52,13 @@ function dateProblem(s: string): string | undefined {
 }
 
 /** A day as YYYY-MM-DD: a real calendar day in the years MIN_YEAR to MAX_YEAR. */
-export const isoDate = z.string().superRefine((s, ctx) => {
-  const problem = dateProblem(s);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
+export const isoDate = z
+  .string()
+  .superRefine((s, ctx) => {
+    const problem = dateProblem(s);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .meta({ format: 'date', example: '2026-11-01' });
 
 /**
  * `s` (a date or an instant with its offset) as a UTC instant, `YYYY-MM-DDTHH:mm:ss.sssZ`; a date stands for the

@@ -76,11 +76,12 @@ export function toPage<T extends CursorKey>(rows: T[], limit: number): Page<T> {
 
 /** The query parameters every list takes: `limit` from 1 to 500 (50 unless given), and the `cursor` of the previous page. */
 export const pageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT),
+  limit: z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT).meta({ description: `Items per page, 1 to ${MAX_LIMIT}.` }),
   cursor: z
     .string()
     .refine((c) => decodeCursor(c) !== undefined, 'not a cursor from a previous page')
-    .optional(),
+    .optional()
+    .meta({ description: 'The `nextCursor` of the previous page; omit for the first page.' }),
 });
 
 export function toPageArgs(query: z.output<typeof pageQuery>): PageArgs {
