@@ -93,15 +93,25 @@ type DocumentFields = z.output<z.ZodObject<typeof documentShape>>;
 const dueNotBeforeIssue = (d: DocumentFields) => !d.dueDate || d.dueDate >= d.issueDate;
 const dueNotBeforeIssueParams = { path: ['dueDate'], message: 'must not be before issueDate', when: whenParsed('issueDate', 'dueDate') };
 
-function amountsFitFatturaPA(d: DocumentFields, ctx: z.RefinementCtx): void {
-  const overflow = amountOverflow(computeTotals(d.lines));
-  if (overflow === undefined) return;
-  ctx.addIssue({
-    code: 'custom',
-    path: overflow === 'total' ? ['lines'] : ['lines', overflow, 'unitPrice'],
-    message: `${overflow === 'total' ? 'the invoice total' : 'the line total'} exceeds 99999999999.99, the most an SdI invoice can carry`,
-  });
-}
+/**
+ * The amounts rule, computed once per document (big.js is the costliest step of intake): every line and the total fit
+ * what an SdI invoice can carry and, for an invoice we issue, the total is above zero. A negative or zero total is a
+ * credit note, a document type of its own; accepted here it could never be charged, and would only be retried for ever.
+ */
+const amountsRule = (mustBePositive: boolean) => (d: DocumentFields, ctx: z.RefinementCtx): void => {
+  const totals = computeTotals(d.lines);
+  const overflow = amountOverflow(totals);
+  if (overflow !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: overflow === 'total' ? ['lines'] : ['lines', overflow, 'unitPrice'],
+      message: `${overflow === 'total' ? 'the invoice total' : 'the line total'} exceeds 99999999999.99, the most an SdI invoice can carry`,
+    });
+  }
+  if (mustBePositive && totals.totalCents <= 0) {
+    ctx.addIssue({ code: 'custom', path: ['lines'], message: 'the invoice total must be above zero (a credit note is not an invoice)' });
+  }
+};
 
 const whenLinesParsed = { when: whenParsed('lines') };
 
@@ -112,14 +122,7 @@ const whenLinesParsed = { when: whenParsed('lines') };
 export const invoiceDocumentSchema = z
   .strictObject(documentShape)
   .refine(dueNotBeforeIssue, dueNotBeforeIssueParams)
-  .superRefine(amountsFitFatturaPA, whenLinesParsed)
-  .superRefine(
-    (d, ctx) => {
-      const { totalCents } = computeTotals(d.lines);
-      if (totalCents <= 0) ctx.addIssue({ code: 'custom', path: ['lines'], message: 'the invoice total must be above zero (a credit note is not an invoice)' });
-    },
-    whenLinesParsed,
-  )
+  .superRefine(amountsRule(true), whenLinesParsed)
   .meta({ id: 'InvoiceDocument', example: exampleDocument() });
 
 /** An invoice received from a supplier: the same document, plus who sent it. Unknown fields are refused. */
@@ -129,7 +132,7 @@ export const externalInvoiceDocumentSchema = z
     supplier: z.strictObject({ name: safeText(200).min(1), vatNumber: safeText(30).min(3).optional() }).optional(),
   })
   .refine(dueNotBeforeIssue, dueNotBeforeIssueParams)
-  .superRefine(amountsFitFatturaPA, whenLinesParsed)
+  .superRefine(amountsRule(false), whenLinesParsed)
   .meta({ id: 'ExternalInvoiceDocument', example: { ...exampleDocument(), supplier: { name: 'Fornitore Srl', vatNumber: 'IT01234567897' } } });
 
 export type InvoiceDocument = z.output<typeof invoiceDocumentSchema>;
