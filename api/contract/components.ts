@@ -56,6 +56,9 @@ export const amount = z.string().meta({ description: 'Currency units, as a decim
 export const idempotencyKeyHeader = z.object({
   'Idempotency-Key': z
     .string()
+    .min(1)
+    .max(255)
+    .regex(/^[\x21-\x7e]+$/)
     .optional()
     .meta({
       description:

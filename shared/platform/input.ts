@@ -113,4 +113,4 @@ export const safeText = (max: number) => withoutControlChars(z.string().max(max)
  * An id as a path segment or a filter carries it: 1 to `max` printable ASCII characters, no space. Any id we make
  * fits (UUIDs, customer ids, report ids); anything else cannot name a row, and would only reach the database.
  */
-export const resourceId = (max: number) => z.string().regex(new RegExp(`^[\\x21-\\x7e]{1,${max}}$`), `1 to ${max} printable ASCII characters, no spaces`);
+export const resourceId = (max: number) => z.string().max(max).regex(new RegExp(`^[\\x21-\\x7e]{1,${max}}$`), `1 to ${max} printable ASCII characters, no spaces`);

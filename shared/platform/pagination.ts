@@ -76,7 +76,15 @@ export function toPage<T extends CursorKey>(rows: T[], limit: number): Page<T> {
 
 /** The query parameters every list takes: `limit` from 1 to 500 (50 unless given), and the `cursor` of the previous page. */
 export const pageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT).meta({ description: `Items per page, 1 to ${MAX_LIMIT}.` }),
+  // Digits only: a coercion would also take `0x10`, ` 5` or `1e2`, numbers no client meant to write.
+  limit: z
+    .string()
+    .regex(/^[0-9]{1,4}$/, 'expected a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(MAX_LIMIT))
+    // prefault, not default: the default goes through the parse, so it arrives as the number it stands for.
+    .prefault(String(DEFAULT_LIMIT))
+    .meta({ type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: `Items per page, 1 to ${MAX_LIMIT}.` }),
   cursor: z
     .string()
     .refine((c) => decodeCursor(c) !== undefined, 'not a cursor from a previous page')
