@@ -2,6 +2,7 @@
 import type { Config } from '../shared/platform/config.js';
 import type { Db } from '../shared/platform/db.js';
 import type { Logger } from '../shared/platform/logger.js';
+import type { XsdValidator } from '../shared/sdi/fatturapa/xsd.js';
 import type { Queues } from './producer.js';
 
 // It carries the typed queues, so it lives with them, above shared/: the capabilities never see the job map, only the
@@ -12,4 +13,6 @@ export interface AppContext {
   queues: Queues;
   config: Config;
   log: Logger;
+  /** The process's one pool of XSD validation threads: the API's receipts and the workers' invoices share it. */
+  xsd: XsdValidator;
 }

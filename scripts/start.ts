@@ -113,6 +113,7 @@ const simulator = withRedis.smtpUrl
       apiKey,
       delayMs: withRedis.sdiSimulatorDelayMs,
       log: log.child({ component: 'sdi-simulator' }),
+      xsd: wiring.ctx.xsd,
     });
 // Without PAYMENT_PROVIDER_URL charges go to the sandbox provider, with an account for each demo customer.
 const paymentSandbox = withRedis.paymentProviderUrl

@@ -23,4 +23,5 @@ for (const file of files) {
   console.log(`${file} fails to validate against ${schema}:`);
   for (const e of result.errors) console.log(`  ${e.line ? `line ${e.line}: ` : ''}${e.message}`);
 }
+await validator.close();
 process.exit(failed ? 1 : 0);

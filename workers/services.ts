@@ -1,11 +1,11 @@
-// What handlers reach beyond the database and queues, built once per worker process: the SdI mailer, the XSD validator, the payment provider, the batched invoice charges.
+// What handlers reach beyond the database and queues, built once per worker process: the SdI mailer, the payment provider, the batched invoice charges; and the process's XSD validator.
 import { UnrecoverableError } from 'bullmq';
 import type { AppContext } from '../queues/context.js';
 import { createInvoiceCharges, type InvoiceCharges } from '../shared/billing/invoice-charges.js';
 import { withCircuitBreaker } from '../shared/billing/provider/breaker.js';
 import { createHttpPaymentProvider } from '../shared/billing/provider/http-provider.js';
 import type { PaymentProvider } from '../shared/billing/provider/provider.js';
-import { createXsdValidator, type XsdValidator } from '../shared/sdi/fatturapa/xsd.js';
+import type { XsdValidator } from '../shared/sdi/fatturapa/xsd.js';
 import { createSdiMailer, type SdiMailer } from '../shared/sdi/mailer.js';
 
 export interface WorkerServices {
@@ -34,7 +34,7 @@ const noPaymentProvider: PaymentProvider = {
 };
 
 /** `given` replaces a service, e.g. an in-process payment provider in the benchmark. */
-export function createWorkerServices({ config, log, db }: AppContext, given: Partial<WorkerServices> = {}): WorkerServices & { close(): void } {
+export function createWorkerServices({ config, log, db, xsd }: AppContext, given: Partial<WorkerServices> = {}): WorkerServices & { close(): void } {
   const mailer = given.mailer ?? (config.smtpUrl ? createSdiMailer(config, log.child({ component: 'sdi-mailer' })) : noSmtpMailer);
   const provider =
     given.payments ??
@@ -42,7 +42,8 @@ export function createWorkerServices({ config, log, db }: AppContext, given: Par
   const payments = withCircuitBreaker(provider, { resetMs: config.paymentBreakerResetMs, log: log.child({ component: 'payment-provider' }) });
   return {
     mailer,
-    xsd: given.xsd ?? createXsdValidator(),
+    // The process's pool (queues/wiring.ts), shared with the API when both run in one process: never a second one.
+    xsd: given.xsd ?? xsd,
     payments,
     invoiceCharges: given.invoiceCharges ?? createInvoiceCharges(db),
     close: () => {

@@ -25,6 +25,8 @@ export interface SdiSimulatorOptions {
   /** SMTP port; 0 picks a free one. */
   port?: number;
   log: Logger;
+  /** The XSD validator of the process it runs in (npm start: the one the API and workers use). @defaultValue a pool of its own, closed with it */
+  xsd?: XsdValidator;
 }
 
 export interface SimulatedFile {
@@ -76,6 +78,7 @@ export class SdiSimulator {
     private readonly server: SMTPServer,
     private readonly options: SdiSimulatorOptions,
     private readonly xsd: XsdValidator,
+    private readonly ownsXsd: boolean,
     readonly port: number,
   ) {}
 
@@ -111,7 +114,7 @@ export class SdiSimulator {
       server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
     });
     const port = (server.server.address() as AddressInfo).port;
-    simulator = new SdiSimulator(server, options, createXsdValidator(), port);
+    simulator = new SdiSimulator(server, options, options.xsd ?? createXsdValidator(), !options.xsd, port);
     options.log.info({ smtpUrl: simulator.smtpUrl, inbox: options.inboxDir }, 'SdI simulator listening');
     return simulator;
   }
@@ -207,6 +210,7 @@ export class SdiSimulator {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.ownsXsd) await this.xsd.close();
   }
 }
 

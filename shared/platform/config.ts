@@ -1,4 +1,5 @@
 // Reads and validates the environment once: one schema, grouped by capability, is the parser, and its inferred type is the Config.
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { QUEUE_NAMES, isQueueName, type QueueName } from './queue-names.js';
 import { parseAllowlist } from './ssrf.js';
@@ -172,6 +173,12 @@ function configSchema(production: boolean) {
     sdiInboxDir: z.string().min(1).default('./data/sdi-inbox'),
     /** How long the development SdI simulator waits before answering. @defaultValue `1000` */
     sdiSimulatorDelayMs: integer(0, 600_000).default(1000),
+    /** XSD validations (SdI receipts in the API, invoices in the workers) one process runs at once, each on a thread of its own. @defaultValue `min(2, cores)` */
+    xsdPoolSize: integer(1, 64).default(Math.min(2, availableParallelism())),
+    /** XSD validations that may wait for a thread; one more is refused at once (503 to a receipt, a retry to a job). @defaultValue `64` */
+    xsdQueueSize: integer(0, 100_000).default(64),
+    /** Milliseconds an XSD validation may wait and run, together, before it is abandoned (503 to a receipt, a retry to a job). @defaultValue `10000` */
+    xsdTimeoutMs: integer(1, 600_000).default(10_000),
 
     // The seller (CedentePrestatore) on every internal invoice: our company. Required in production.
     /** The registered name. @defaultValue a demo company, `Antaeus S.r.l.` */

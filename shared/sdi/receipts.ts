@@ -1,10 +1,11 @@
-// SdI receipts as received in XML: every one is kept with what became of it (accepted, invalid, unmatched).
+// SdI receipts as received in XML: each one that names an invoice its sender may see is kept with what became of it (accepted, invalid).
 import type { Knex } from 'knex';
 import type { Actor } from '../access/actors.js';
 import { canAccessCustomer, isOperator, type Principal } from '../access/principal.js';
 import { nowIso, toIso } from '../platform/db.js';
 import { newId } from '../platform/ids.js';
 
+/** `unmatched` is only on rows kept before a receipt had to name a visible invoice to be kept at all. */
 export type ReceiptOutcome = 'accepted' | 'invalid' | 'unmatched';
 
 export interface StoredReceipt {
@@ -26,9 +27,10 @@ export interface NewReceipt {
   fileName?: string;
   sdiIdentifier?: string;
   sdiMessageId?: string;
-  invoiceId?: string;
+  /** Required: a receipt is kept only once it is tied to an invoice its sender may see, so nobody fills the table for free. */
+  invoiceId: string;
   notificationId?: string;
-  outcome: ReceiptOutcome;
+  outcome: Exclude<ReceiptOutcome, 'unmatched'>;
   reason?: string;
   body: string;
   receivedBy: Actor;
@@ -61,7 +63,7 @@ export async function recordReceipt(db: Knex, r: NewReceipt): Promise<string> {
     file_name: cut(r.fileName, 50),
     sdi_identifier: cut(r.sdiIdentifier, 20),
     sdi_message_id: cut(r.sdiMessageId, 20),
-    invoice_id: r.invoiceId ?? null,
+    invoice_id: r.invoiceId,
     notification_id: r.notificationId ?? null,
     outcome: r.outcome,
     reason: r.reason ?? null,
@@ -70,6 +72,15 @@ export async function recordReceipt(db: Knex, r: NewReceipt): Promise<string> {
     received_by: r.receivedBy,
   });
   return id;
+}
+
+/** The invoice sent to the SdI under a file name, in one query whether the file is unknown or not: what a receipt is matched by. */
+export async function findInvoiceSentAs(db: Knex, fileName: string): Promise<{ invoiceId: string; customerId: string; number: string } | undefined> {
+  const row: Row | undefined = await db('sdi_files')
+    .join('invoices', 'invoices.id', 'sdi_files.invoice_id')
+    .first('invoices.id', 'invoices.customer_id', 'invoices.number')
+    .where('sdi_files.file_name', fileName);
+  return row ? { invoiceId: String(row.id), customerId: String(row.customer_id), number: String(row.number) } : undefined;
 }
 
 /** A receipt the principal may see: one matched to an invoice of its customers, or any for an operator. */

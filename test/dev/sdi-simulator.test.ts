@@ -40,7 +40,7 @@ describe('SdI simulator', function () {
 
   async function receipts(count: number) {
     const requests = await api.waitForRequests(count);
-    const xsd = createXsdValidator();
+    const xsd = opened(createXsdValidator());
     for (const r of requests) {
       expect(r.headers['content-type']).to.equal('application/xml');
       expect(r.headers.authorization).to.equal('Bearer ak_test');

@@ -68,6 +68,7 @@ export async function createTestSystem(env: Record<string, string> = {}, options
       await Promise.all(fleets.map((f) => f.close(2000)));
       await Promise.all(queueEvents.map((e) => e.close()));
       // The wiring would destroy the database too; the test database owns that (and drops its schema).
+      await wiring.ctx.xsd.close();
       await wiring.ctx.queues.close();
       wiring.ctx.queues.connection.disconnect();
       await wiring.ctx.db.destroy().catch(() => undefined);

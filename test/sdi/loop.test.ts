@@ -2,7 +2,7 @@
 import { readdir } from 'node:fs/promises';
 import { expect } from 'chai';
 import request from 'supertest';
-import { createXsdValidator, INVOICE_XSD } from '../../shared/sdi/fatturapa/xsd.js';
+import { INVOICE_XSD } from '../../shared/sdi/fatturapa/xsd.js';
 import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
 import { createSdiTestSystem, type SdiTestSystem } from '../helpers/sdi.js';
@@ -45,7 +45,7 @@ describe('SdI transmission through the simulator', () => {
 
     const xml = await request(sdi.system.app).get(invoice.sdi.links.xml).set('Authorization', client.auth).expect(200).expect('Content-Type', /application\/xml/);
     expect(xml.headers['content-disposition']).to.contain(invoice.sdi.fileName);
-    const check = await createXsdValidator().validate(xml.text, INVOICE_XSD);
+    const check = await sdi.system.ctx.xsd.validate(xml.text, INVOICE_XSD);
     expect(check.errors).to.deep.equal([]);
 
     // The simulator kept the message, the file and its receipt.

@@ -8,6 +8,7 @@ const SAMPLES = new URL('../fixtures/fatturapa/', import.meta.url);
 describe('official FatturaPA samples', function () {
   this.timeout(20_000);
   const xsd = createXsdValidator();
+  after(() => xsd.close());
   const names = readdirSync(SAMPLES).filter((f) => f.endsWith('.xml'));
 
   it('has the four official samples (FPA01, FPA03, FPR01, FPR02)', () => {

@@ -51,6 +51,7 @@ const summaries = (root: ReturnType<typeof parseXmlRoot>) =>
 const total = (root: ReturnType<typeof parseXmlRoot>) => textAt(root, 'FatturaElettronicaBody', 'DatiGenerali', 'DatiGeneraliDocumento', 'ImportoTotaleDocumento');
 
 describe('FatturaPA rendering', function () {
+  after(() => xsd.close());
   this.timeout(20_000);
 
   it('renders one VAT rate: lines, one summary, the total, FPR12', async () => {

@@ -1,17 +1,11 @@
-// SdI receipts in the SdI's own XML: matched by NomeFile and applied; invalid or unmatched ones recorded and refused.
+// SdI receipts in the SdI's own XML: matched by NomeFile to an invoice the caller sees and applied; refused ones kept only once matched.
 import { expect } from 'chai';
 import request from 'supertest';
-import { actors } from '../../shared/access/actors.js';
-import { invoiceDocumentSchema } from '../../shared/invoices/document.js';
-import { invoiceId } from '../../shared/invoices/invoice.js';
-import { insertNewInvoice, transitionInvoice } from '../../shared/invoices/store.js';
-import { buildSdiReceipt, type ReceiptInput } from '../../shared/sdi/fatturapa/messages.js';
-import { markSdiFileSent, prepareSdiFile } from '../../shared/sdi/files.js';
-import { transmitterOf } from '../../shared/sdi/seller.js';
-import { addCustomer, addUser, invoiceBody } from '../helpers/fixtures.js';
+import { addCustomer, addUser } from '../helpers/fixtures.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
 import { createTestSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
+import { keptReceipts, receiptXml as receipt, sentInvoice } from './sent-invoices.js';
 
 describe('SdI receipts as XML', function () {
   const opened = closedAfterEach();
@@ -23,20 +17,7 @@ describe('SdI receipts as XML', function () {
     operator = await addUser(system.ctx.db, 'operator');
   });
 
-  /** An invoice as the sdi-send worker leaves it: SENT, with its file. */
-  async function sentInvoice(customerId: string): Promise<{ id: string; fileName: string }> {
-    const document = invoiceDocumentSchema.parse(invoiceBody(customerId));
-    const id = invoiceId('internal', customerId, document.number);
-    await insertNewInvoice(system.ctx.db, { id, kind: 'internal', document, acceptedAt: new Date().toISOString(), submittedBy: operator.userId });
-    await transitionInvoice(system.ctx.db, id, 'INTERNAL_INVOICE_TOBE_SENT', { actor: actors.worker('test') });
-    const file = await prepareSdiFile(system.ctx.db, { invoiceId: id, transmitter: transmitterOf(system.config), format: 'FPR12', render: () => '<x/>' });
-    await markSdiFileSent(system.ctx.db, file.fileName, { messageId: '<m@x>', response: '250 ok' });
-    await transitionInvoice(system.ctx.db, id, 'INTERNAL_INVOICE_SENT', { actor: actors.worker('test') });
-    return { id, fileName: file.fileName };
-  }
-
-  const receipt = (input: Partial<ReceiptInput> & Pick<ReceiptInput, 'type' | 'fileName'>) =>
-    buildSdiReceipt({ sdiIdentifier: '4242', messageId: '77', receivedAt: new Date(), ...input });
+  const sent = (customerId: string) => sentInvoice(system, customerId, operator.userId);
 
   const post = (xml: string, auth = operator.auth) =>
     request(system.app).post('/v1/sdi/notifications').set('Authorization', auth).set('Content-Type', 'application/xml').send(xml);
@@ -50,7 +31,7 @@ describe('SdI receipts as XML', function () {
 
   it('applies RicevutaConsegna, NotificaScarto with its errors, and NotificaMancataConsegna', async () => {
     const customerId = await addCustomer(system.ctx.db);
-    const [delivered, discarded, undelivered] = [await sentInvoice(customerId), await sentInvoice(customerId), await sentInvoice(customerId)];
+    const [delivered, discarded, undelivered] = [await sent(customerId), await sent(customerId), await sent(customerId)];
     system.startWorkers(['invoice-save']);
 
     const rc = await post(receipt({ type: 'RicevutaConsegna', fileName: delivered.fileName })).expect(202);
@@ -73,45 +54,76 @@ describe('SdI receipts as XML', function () {
 
   it('takes the same receipt twice as one notification', async () => {
     const customerId = await addCustomer(system.ctx.db);
-    const sent = await sentInvoice(customerId);
-    const xml = receipt({ type: 'RicevutaConsegna', fileName: sent.fileName });
+    const invoice = await sent(customerId);
+    const xml = receipt({ type: 'RicevutaConsegna', fileName: invoice.fileName });
     const [a, b] = [await post(xml).expect(202), await post(xml).expect(202)];
     expect(a.body.id).to.equal(b.body.id);
   });
 
-  it('records and refuses a receipt for a file we never sent', async () => {
-    const res = await post(receipt({ type: 'RicevutaConsegna', fileName: 'IT01234567897_ZZZZZ.xml' })).expect(422);
-    expect(res.body.error.code).to.equal('unknown_file');
-    const kept = await request(system.app).get(`/v1/sdi/receipts/${res.body.error.details.receiptId}`).set('Authorization', operator.auth).expect(200);
-    expect(kept.body).to.include({ outcome: 'unmatched', fileName: 'IT01234567897_ZZZZZ.xml' });
+  it('takes the largest NotificaScarto the schema allows: 200 errors of 255 characters, signed with a certificate', async () => {
+    const invoice = await sent(await addCustomer(system.ctx.db));
+    const description = 'Il valore del campo è già presente in un file già trasmesso, verificare la numerazione '.repeat(4).slice(0, 255);
+    const errors = Array.from({ length: 200 }, (_, i) => ({ code: String(i).padStart(5, '0'), description }));
+    // A 2048-bit RSA signature and a certificate of about 1.5 KB, as the SdI's own signature carries.
+    const certificate = 'MIIF'.padEnd(2000, 'A');
+    const xml = receipt({ type: 'NotificaScarto', fileName: invoice.fileName, errors }).replace(
+      '<ds:SignatureValue>AAAA</ds:SignatureValue>',
+      `<ds:SignatureValue>${'A'.repeat(344)}</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>`,
+    );
+    expect(Buffer.byteLength(xml)).to.be.above(64 * 1024).and.below(128 * 1024);
+    const res = await post(xml).expect(202);
+    const kept = await request(system.app).get(res.body.links.receipt).set('Authorization', operator.auth).expect(200);
+    expect(kept.body.outcome).to.equal('accepted');
   });
 
-  it('records and refuses a receipt that does not validate, with the schema errors', async () => {
-    const unsigned = receipt({ type: 'RicevutaConsegna', fileName: 'IT01234567897_00001.xml' }).replace(/<ds:Signature>[\s\S]*<\/ds:Signature>/, '');
+  it('refuses a receipt for a file we never sent, and keeps nothing', async () => {
+    const res = await post(receipt({ type: 'RicevutaConsegna', fileName: 'IT01234567897_ZZZZZ.xml' })).expect(404);
+    expect(res.body.error).to.include({ code: 'not_found', message: 'no invoice you can see was sent as IT01234567897_ZZZZZ.xml' });
+    expect(await keptReceipts(system)).to.equal(0);
+  });
+
+  it('keeps and refuses a receipt for our invoice that does not validate, with the schema errors', async () => {
+    const invoice = await sent(await addCustomer(system.ctx.db));
+    const unsigned = receipt({ type: 'RicevutaConsegna', fileName: invoice.fileName }).replace(/<ds:Signature>[\s\S]*<\/ds:Signature>/, '');
     const res = await post(unsigned).expect(400);
     expect(res.body.error.code).to.equal('invalid_receipt');
     expect(res.body.error.details.errors[0].message).to.contain('Signature');
     const kept = await request(system.app).get(`/v1/sdi/receipts/${res.body.error.details.receiptId}`).set('Authorization', operator.auth).expect(200);
-    expect(kept.body.outcome).to.equal('invalid');
-
-    await post('<RicevutaConsegna><NomeFile>x').expect(400);
-    await post('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>').expect(400);
+    expect(kept.body).to.include({ outcome: 'invalid', invoiceId: invoice.id, fileName: invoice.fileName });
   });
 
-  it('refuses a valid SdI message that settles nothing', async () => {
-    const xml = receipt({ type: 'RicevutaConsegna', fileName: 'IT01234567897_00001.xml' })
+  it('refuses what is not XML, a DOCTYPE, and a receipt naming no file, keeping none of them', async () => {
+    await post('<RicevutaConsegna><NomeFile>x').expect(400);
+    const doctype = await post('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>').expect(400);
+    expect(doctype.body.error).to.include({ code: 'invalid_receipt', message: 'a DOCTYPE is not allowed in an SdI document' });
+    await post('<RicevutaConsegna><IdentificativoSdI>1</IdentificativoSdI></RicevutaConsegna>').expect(400);
+    await post('').expect(400);
+    expect(await keptReceipts(system)).to.equal(0);
+  });
+
+  it('keeps and refuses a valid SdI message for our invoice that settles nothing', async () => {
+    const invoice = await sent(await addCustomer(system.ctx.db));
+    const xml = receipt({ type: 'RicevutaConsegna', fileName: invoice.fileName })
       .replaceAll('RicevutaConsegna', 'AttestazioneTrasmissioneFattura')
       .replace(/<DataOraConsegna>[^<]*<\/DataOraConsegna>/, '')
       .replace('</MessageId>', '</MessageId><HashFileOriginale>00</HashFileOriginale>');
     const res = await post(xml).expect(422);
     expect(res.body.error.code).to.equal('unsupported_receipt');
+    const kept = await request(system.app).get(`/v1/sdi/receipts/${res.body.error.details.receiptId}`).set('Authorization', operator.auth).expect(200);
+    expect(kept.body).to.include({ outcome: 'invalid', invoiceId: invoice.id, messageType: 'AttestazioneTrasmissioneFattura' });
   });
 
-  it('lets a client post receipts only for its own customers’ invoices', async () => {
+  it('lets a client post receipts only for its own customers’ invoices: another’s file is as unknown as a missing one', async () => {
     const mine = await addCustomer(system.ctx.db);
     const theirs = await addCustomer(system.ctx.db);
     const client = await addUser(system.ctx.db, 'client', [mine]);
-    const sent = await sentInvoice(theirs);
-    await post(receipt({ type: 'RicevutaConsegna', fileName: sent.fileName }), client.auth).expect(403);
+    const their = await sent(theirs);
+    const res = await post(receipt({ type: 'RicevutaConsegna', fileName: their.fileName }), client.auth).expect(404);
+    expect(res.body.error.message).to.equal(`no invoice you can see was sent as ${their.fileName}`);
+    expect(await keptReceipts(system)).to.equal(0);
+
+    const own = await sent(mine);
+    await post(receipt({ type: 'RicevutaConsegna', fileName: own.fileName }), client.auth).expect(202);
+    expect(await keptReceipts(system)).to.equal(1);
   });
 });

@@ -2,7 +2,7 @@
 export class DependencyUnavailableError extends Error {
   override name = 'DependencyUnavailableError';
   constructor(
-    readonly dependency: 'redis' | 'database',
+    readonly dependency: 'redis' | 'database' | 'xsd-validator',
     cause?: unknown,
   ) {
     super(`${dependency} is unavailable`, { cause });

@@ -1,4 +1,4 @@
-// Reading parsed SdI documents: parse without DOCTYPEs, then walk elements by local name, whatever their prefix.
+// Reading FatturaPA documents we trust (our own, after schema validation) as a DOM, walked by local name whatever the prefix; what a client posts goes through receipt-parser.ts.
 import { create } from 'xmlbuilder2';
 
 export interface XmlElement {
@@ -12,7 +12,10 @@ export class XmlParseError extends Error {
   override name = 'XmlParseError';
 }
 
-/** The document's root element. A DOCTYPE is refused: SdI documents never have one, and entities are an attack surface. */
+/**
+ * The document's root element. A DOCTYPE is refused: SdI documents never have one, and entities are an attack surface.
+ * Not for untrusted input: xmlbuilder2 is quadratic in an element's attributes and recursive in depth.
+ */
 export function parseXmlRoot(xml: string): XmlElement {
   if (/<!DOCTYPE/i.test(xml)) throw new XmlParseError('a DOCTYPE is not allowed in an SdI document');
   try {

@@ -1,7 +1,7 @@
 // The SdI's receipts (MessaggiTypes v1.1): reading the three that settle an invoice, and writing them for the simulator.
 import { create } from 'xmlbuilder2';
 import type { SdiOutcome } from '../notifications.js';
-import { childElements, find, parseXmlRoot, textAt } from './dom.js';
+import { readReceiptXml } from './receipt-parser.js';
 
 export const MESSAGES_NAMESPACE = 'http://www.fatturapa.gov.it/sdi/messaggi/v1.0';
 
@@ -31,17 +31,12 @@ export interface ParsedReceipt {
 
 export const isSettlingReceipt = (messageType: string): messageType is ReceiptType => Object.hasOwn(RECEIPT_OUTCOMES, messageType);
 
-/** Reads a receipt that passed schema validation; throws XmlParseError on what is not XML at all. */
+/**
+ * Reads what a receipt says, in one bounded streaming pass (receipt-parser.ts), before or without schema validation;
+ * throws XmlParseError on what is not well-formed XML, has a DOCTYPE, or is built too deep or too wide to be a receipt.
+ */
 export function parseSdiReceipt(xml: string): ParsedReceipt {
-  const root = parseXmlRoot(xml);
-  return {
-    messageType: root.localName,
-    fileName: textAt(root, 'NomeFile'),
-    sdiIdentifier: textAt(root, 'IdentificativoSdI'),
-    messageId: textAt(root, 'MessageId'),
-    errors: childElements(find(root, 'ListaErrori'), 'Errore').map((e) => ({ code: textAt(e, 'Codice') ?? '', description: textAt(e, 'Descrizione') ?? '' })),
-    description: textAt(root, 'Descrizione'),
-  };
+  return readReceiptXml(xml);
 }
 
 export interface ReceiptInput {
