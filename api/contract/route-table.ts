@@ -132,7 +132,7 @@ function documentRoute(spec: RouteSpec<z.ZodObject | undefined, z.ZodObject | un
     if (spec.body || spec.rawBody) responses['413'] ??= errors(413, 'The body is over the limit of its endpoint.', limited);
     responses['429'] ??= errors(429, 'Over the rate limit: wait the seconds in `Retry-After`.', limited, true);
   }
-  responses['503'] ??= errors(503, 'Redis or the database is unreachable: retry after the seconds in `Retry-After`.', limited, true);
+  responses['503'] ??= errors(503, 'A dependency (Redis, the database, the XML validation pool) cannot answer now: retry after the seconds in `Retry-After`.', limited, true);
 
   const body = spec.body
     ? { required: true, content: { 'application/json': { schema: spec.body } } }
