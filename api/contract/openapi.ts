@@ -79,6 +79,8 @@ export function docsAssets(): Router {
   assets.get('/init.js', (_req, res) => {
     res.type('application/javascript').send(initScript);
   });
-  assets.use(express.static(require('swagger-ui-dist').getAbsoluteFSPath(), { index: false, maxAge: '1d' }));
+  // absolute-path.js, not the package's index: that one loads swagger-ui's whole bundle into this process.
+  const dir: string = require('swagger-ui-dist/absolute-path.js')();
+  assets.use(express.static(dir, { index: false, maxAge: '1d' }));
   return assets;
 }
