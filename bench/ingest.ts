@@ -2,7 +2,7 @@
 // each the median of alternating 10-second rounds at 50 connections; the last line is the ratio ours ÷ bare.
 // Both servers run as production does (NODE_ENV=production, a Redis with AOF and noeviction); any failure exits 1.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -101,8 +101,18 @@ async function stopServer(server: Server): Promise<void> {
   });
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc; undefined where there is no /proc. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return undefined;
+  // Fields after the command name (which may hold spaces, hence the last parenthesis): utime and stime are 12th and 13th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** One load round; throws if the server died or answered anything but 2xx, so no figure is made of failures. */
-async function load(server: Server, port: number, auth: string | undefined, seconds: number): Promise<autocannon.Result> {
+async function load(server: Server, port: number, auth: string | undefined, seconds: number): Promise<autocannon.Result & { cpuUsPerRequest?: number }> {
+  const cpuBefore = cpuSeconds(server.child.pid);
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/v1/invoices`,
     method: 'POST',
@@ -117,7 +127,10 @@ async function load(server: Server, port: number, auth: string | undefined, seco
     throw new Error(`${server.mode}: ${result.non2xx} non-2xx answers (${statuses}), ${result.errors} connection errors (${result.timeouts} timeouts)`);
   }
   if (result.requests.total === 0) throw new Error(`${server.mode}: no request completed in ${seconds} s`);
-  return result;
+  const cpuAfter = cpuSeconds(server.child.pid);
+  // CPU per request is steadier than requests/s on a machine whose two cores the load and Redis share too.
+  const cpuUsPerRequest = cpuBefore !== undefined && cpuAfter !== undefined ? ((cpuAfter - cpuBefore) * 1e6) / result.requests.total : undefined;
+  return { ...result, cpuUsPerRequest };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'antaeus-bench-'));
@@ -192,8 +205,8 @@ try {
   progress(`warm-up, ${WARMUP_S} s each`);
   await load(bare, barePort, undefined, WARMUP_S);
   await load(ours, antaeusPort, auth, WARMUP_S);
-  const bareRounds: autocannon.Result[] = [];
-  const ourRounds: autocannon.Result[] = [];
+  const bareRounds: Awaited<ReturnType<typeof load>>[] = [];
+  const ourRounds: Awaited<ReturnType<typeof load>>[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     bareRounds.push(await load(bare, barePort, undefined, DURATION_S));
     ourRounds.push(await load(ours, antaeusPort, auth, DURATION_S));
@@ -210,6 +223,13 @@ try {
   console.log(`bare_p99_ms: ${median(bareRounds.map((r) => r.latency.p99))}`);
   console.log(`antaeus_requests_per_s: ${oursRps.toFixed(0)}`);
   console.log(`antaeus_p99_ms: ${median(ourRounds.map((r) => r.latency.p99))}`);
+  const cpu = (rounds: typeof ourRounds) => (rounds.every((r) => r.cpuUsPerRequest !== undefined) ? median(rounds.map((r) => r.cpuUsPerRequest!)) : undefined);
+  const [bareCpu, oursCpu] = [cpu(bareRounds), cpu(ourRounds)];
+  if (bareCpu !== undefined && oursCpu !== undefined) {
+    console.log(`bare_cpu_us_per_request: ${bareCpu.toFixed(0)}`);
+    console.log(`antaeus_cpu_us_per_request: ${oursCpu.toFixed(0)}`);
+    console.log(`cpu_ratio: ${(bareCpu / oursCpu).toFixed(2)}`);
+  }
   console.log(`ratio: ${(oursRps / bareRps).toFixed(2)}`);
 } catch (err) {
   // Whatever failed, no figures: why on stderr (the stack too for a bug rather than a refusal) and exit code 1.
