@@ -1,7 +1,7 @@
 // The SdI's receipts (MessaggiTypes v1.1): reading the three that settle an invoice, and writing them for the simulator.
 import { create } from 'xmlbuilder2';
 import type { SdiOutcome } from '../notifications.js';
-import { readReceiptXml } from './receipt-parser.js';
+import { readReceiptXml, type ParsedReceipt, type SdiError } from './receipt-parser.js';
 
 export const MESSAGES_NAMESPACE = 'http://www.fatturapa.gov.it/sdi/messaggi/v1.0';
 
@@ -14,20 +14,7 @@ export const RECEIPT_OUTCOMES = {
 
 export type ReceiptType = keyof typeof RECEIPT_OUTCOMES;
 
-export interface SdiError {
-  code: string;
-  description: string;
-}
-
-export interface ParsedReceipt {
-  /** The root element's name, e.g. RicevutaConsegna; may be a message type we do not handle. */
-  messageType: string;
-  fileName: string | undefined;
-  sdiIdentifier: string | undefined;
-  messageId: string | undefined;
-  errors: SdiError[];
-  description: string | undefined;
-}
+export type { ParsedReceipt, SdiError } from './receipt-parser.js';
 
 export const isSettlingReceipt = (messageType: string): messageType is ReceiptType => Object.hasOwn(RECEIPT_OUTCOMES, messageType);
 

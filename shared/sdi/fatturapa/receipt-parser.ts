@@ -1,12 +1,26 @@
 // Reads an SdI receipt in one streaming pass (saxes): time linear in its length, nothing kept but the fields we use, and a wall on depth, elements and attributes.
 import { SaxesParser } from 'saxes';
 import { XmlParseError } from './dom.js';
-import type { ParsedReceipt, SdiError } from './messages.js';
 
 /**
  * How much structure a receipt may have. The SdI's own are shallow (the XML signature is the deepest part, at about
  * 7 levels), carry a handful of attributes per element, and list at most 200 errors of 3 elements each.
  */
+export interface SdiError {
+  code: string;
+  description: string;
+}
+
+export interface ParsedReceipt {
+  /** The root element's name, e.g. RicevutaConsegna; may be a message type we do not handle. */
+  messageType: string;
+  fileName: string | undefined;
+  sdiIdentifier: string | undefined;
+  messageId: string | undefined;
+  errors: SdiError[];
+  description: string | undefined;
+}
+
 export interface ReceiptLimits {
   /** Elements nested in one another. @defaultValue `24` */
   maxDepth: number;

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { workerData } from 'node:worker_threads';
-import type { XsdError, XsdName } from './xsd.js';
 
 export interface XsdWorkerData {
   schemaDir: string;
@@ -13,9 +12,17 @@ export interface XsdWorkerData {
   xmllint: string;
 }
 
+/** One error xmllint reported (xsd.ts re-exports it as XsdError). */
+export interface XsdError {
+  /** The document line the error is on, when xmllint reports one. */
+  line: number | null;
+  message: string;
+}
+
 export interface XsdTask {
   xml: string | Uint8Array;
-  schema: XsdName;
+  /** The file name of the schema to check against, one of `schemas`. */
+  schema: string;
   fileName: string;
 }
 

@@ -8,7 +8,7 @@ import { Piscina } from 'piscina';
 import { RetryableError } from '../../platform/errors/retryable.js';
 import { DependencyUnavailableError } from '../../platform/errors/unavailable.js';
 import type { Logger } from '../../platform/logger.js';
-import type { XsdTask, XsdTaskResult, XsdWorkerData } from './xsd-worker.js';
+import type { XsdError, XsdTask, XsdTaskResult, XsdWorkerData } from './xsd-worker.js';
 
 export const INVOICE_XSD = 'Schema_del_file_xml_FatturaPA_v1.2.2.xsd';
 export const MESSAGES_XSD = 'MessaggiTypes_v1.1.xsd';
@@ -16,11 +16,7 @@ export const DSIG_XSD = 'xmldsig-core-schema.xsd';
 
 export type XsdName = typeof INVOICE_XSD | typeof MESSAGES_XSD;
 
-export interface XsdError {
-  /** The document line the error is on, when xmllint reports one. */
-  line: number | null;
-  message: string;
-}
+export type { XsdError } from './xsd-worker.js';
 
 export interface XsdResult {
   valid: boolean;
