@@ -1,4 +1,4 @@
-// Exact invoice arithmetic with big.js: line totals, a summary per VAT rate and document totals, in integer cents.
+// Exact invoice arithmetic: line totals, a summary per VAT rate and document totals, in integer cents (BigInt on the hot path, big.js for formatting).
 import { Big } from 'big.js';
 
 export interface VatSummary {
@@ -16,9 +16,44 @@ export interface InvoiceTotals {
   totalCents: number;
 }
 
-const ROUND_HALF_UP = 1;
 
-const toCents = (amount: Big): number => Number(amount.times(100).round(0, ROUND_HALF_UP).toString());
+/** A decimal string as an integer and its number of decimal places: "-6.50" → { units: -650n, places: 2 }. */
+interface Scaled {
+  units: bigint;
+  places: number;
+}
+
+const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
+
+function scaled(value: string): Scaled {
+  const match = DECIMAL.exec(value);
+  if (!match) throw new Error(`not a plain decimal: ${JSON.stringify(value)}`);
+  const [, sign, whole, fraction = ''] = match;
+  const units = BigInt(whole! + fraction);
+  return { units: sign ? -units : units, places: fraction.length };
+}
+
+const TEN = 10n;
+const abs = (n: bigint) => (n < 0n ? -n : n);
+
+/** `units` ÷ 10^`places`, rounded to `keep` places half away from zero (big.js's ROUND_HALF_UP), as an integer of those places. */
+function roundTo({ units, places }: Scaled, keep: number): bigint {
+  if (places <= keep) return units * TEN ** BigInt(keep - places);
+  const divisor = TEN ** BigInt(places - keep);
+  const quotient = units / divisor;
+  const rest = abs(units % divisor);
+  return rest * 2n >= divisor ? quotient + (units < 0n ? -1n : 1n) : quotient;
+}
+
+const times = (a: Scaled, b: Scaled): Scaled => ({ units: a.units * b.units, places: a.places + b.places });
+
+/** A rate such as "22" or "5.5" as it is shown and grouped: two places, "22.00", "5.50". */
+function rateKey(rate: Scaled): string {
+  const hundredths = roundTo(rate, 2);
+  const sign = hundredths < 0n ? '-' : '';
+  const digits = abs(hundredths).toString().padStart(3, '0');
+  return `${sign}${digits.slice(0, -2)}.${digits.slice(-2)}`;
+}
 
 /** Line total = quantity × unit price rounded to the cent; VAT is computed once per rate on the summed lines. */
 export interface PricedLine {
@@ -28,19 +63,26 @@ export interface PricedLine {
   natura?: string | null;
 }
 
+/**
+ * The invoice's totals, exactly: decimals become integers (BigInt) scaled by their places, so no value passes
+ * through floating point, and each rounding is half away from zero, as big.js's ROUND_HALF_UP (which this replaced
+ * on the intake path, where it was the costliest step; a property test holds the two equal).
+ */
 export function computeTotals(lines: PricedLine[]): InvoiceTotals {
-  const lineCents = lines.map((l) => toCents(new Big(l.quantity).times(l.unitPrice)));
-  const groups = new Map<string, VatSummary>();
+  const lineCents = lines.map((l) => Number(roundTo(times(scaled(l.quantity), scaled(l.unitPrice)), 2)));
+  const groups = new Map<string, VatSummary & { rate: Scaled }>();
   lines.forEach((line, i) => {
-    const rate = new Big(line.vatRate).toFixed(2);
-    const key = `${rate}|${line.natura ?? ''}`;
-    const group = groups.get(key) ?? { vatRate: rate, natura: line.natura ?? undefined, taxableCents: 0, vatCents: 0 };
+    const rate = scaled(line.vatRate);
+    const vatRate = rateKey(rate);
+    const key = `${vatRate}|${line.natura ?? ''}`;
+    const group = groups.get(key) ?? { vatRate, natura: line.natura ?? undefined, taxableCents: 0, vatCents: 0, rate };
     group.taxableCents += lineCents[i] ?? 0;
     groups.set(key, group);
   });
-  const summaries = [...groups.values()].map((g) => ({
+  // taxable (cents) × rate (percent) ÷ 100 = VAT in cents.
+  const summaries = [...groups.values()].map(({ rate, ...g }) => ({
     ...g,
-    vatCents: toCents(new Big(g.taxableCents).div(100).times(g.vatRate).div(100)),
+    vatCents: Number(roundTo({ units: BigInt(g.taxableCents) * rate.units, places: rate.places + 2 }, 0)),
   }));
   const taxableCents = summaries.reduce((sum, s) => sum + s.taxableCents, 0);
   const vatCents = summaries.reduce((sum, s) => sum + s.vatCents, 0);
