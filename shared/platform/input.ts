@@ -87,7 +87,8 @@ const instant = (dateMeans: 'start' | 'end') =>
       if ('instant' in result) return result.instant;
       ctx.addIssue({ code: 'custom', message: result.problem });
       return z.NEVER;
-    });
+    })
+    .meta({ example: dateMeans === 'start' ? '2026-11-01' : '2026-11-30T23:59:59Z' });
 
 /** A date or an ISO 8601 instant with its offset, normalised to UTC (a date is its first millisecond): for `from`. */
 export const isoInstant = instant('start');
@@ -113,4 +114,10 @@ export const safeText = (max: number) => withoutControlChars(z.string().max(max)
  * An id as a path segment or a filter carries it: 1 to `max` printable ASCII characters, no space. Any id we make
  * fits (UUIDs, customer ids, report ids); anything else cannot name a row, and would only reach the database.
  */
-export const resourceId = (max: number) => z.string().max(max).regex(new RegExp(`^[\\x21-\\x7e]{1,${max}}$`), `1 to ${max} printable ASCII characters, no spaces`);
+export const resourceId = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(new RegExp(`^[\\x21-\\x7e]{1,${max}}$`), `1 to ${max} printable ASCII characters, no spaces`)
+    // An example of the characters ids are made of: generated clients and fuzzers otherwise invent ids of `&`, `#` and `%`.
+    .meta({ example: 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d'.slice(0, max) });
