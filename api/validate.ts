@@ -11,8 +11,3 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where
   if (!result.success) throw invalid(result.error, where);
   return result.data;
 }
-
-export const parseBody = <S extends z.ZodType>(schema: S, body: unknown): z.output<S> => parseInput(schema, body, 'body');
-export const parseQuery = <S extends z.ZodType>(schema: S, query: unknown): z.output<S> => parseInput(schema, query, 'query');
-/** Path parameters (`req.params`), e.g. `z.object({ id: resourceId(36) })`: a malformed id is a 400, never a database error. */
-export const parseParams = <S extends z.ZodType>(schema: S, params: unknown): z.output<S> => parseInput(schema, params, 'path');
