@@ -19,7 +19,7 @@ const server = createApp(wiring.ctx).listen(config.port, (err?: Error) => {
     log.fatal({ err }, `cannot listen on port ${config.port}`);
     process.exit(1);
   }
-  log.info({ port: config.port }, `API listening on http://localhost:${config.port}`);
+  log.info({ port: config.port }, `API listening on http://localhost:${config.port}; its reference at /docs`);
   if (!config.adminPassword) log.info(`Bull Board at ${ADMIN_PATH}: user ${config.adminUser}, password ${adminPassword} (set ADMIN_PASSWORD to choose it)`);
 });
 

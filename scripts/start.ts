@@ -136,6 +136,7 @@ console.log(
     '',
     'Antaeus is running.',
     `  API:          ${base}/v1   (health: ${base}/healthz)`,
+    `  API docs:     ${base}/docs   (OpenAPI 3.1: ${base}/openapi.json)`,
     `  Bull Board:   ${base}${ADMIN_PATH}   (user ${effective.adminUser}, password ${effective.adminPassword})`,
     `  Demo API key: ${apiKey}`,
     `  Redis:        ${effective.redisUrl}    Database: ${effective.databaseUrl}`,
