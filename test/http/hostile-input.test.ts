@@ -292,7 +292,7 @@ describe('hostile input', () => {
     const LISTS = ['/v1/invoices', '/v1/customers', '/v1/users', '/v1/payments', '/v1/billing/runs'];
 
     it('answers 400 for absurd limits', async () => {
-      const limits = ['0', '-1', '501', '1e400', '99999999999999999999', 'abc', '1.5', 'NaN', '%00', ''];
+      const limits = ['0', '-1', '501', '1e400', '99999999999999999999', 'abc', '1.5', 'NaN', '%00', '', '0x10', '%205', '1e1'];
       await expectEach(LISTS.flatMap((list) => limits.map((limit) => ({ name: `${list}?limit=${limit}`, send: () => get(`${list}?limit=${limit}`), status: 400, field: 'limit' }))));
     });
 

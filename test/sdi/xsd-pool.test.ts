@@ -72,7 +72,17 @@ describe('XSD validation pool', function () {
     expect(junk.errors[0]!.message).to.contain('Premature end of data');
   });
 
-  it('refuses every validation once closed', async () => {
+  it('lets the validations already running finish when it closes, then stops its threads', async () => {
+    const xsd: XsdPool = createXsdValidator({ size: 1, queue: 4 });
+    const [running, waiting] = [xsd.validate(bigInvoice, INVOICE_XSD), xsd.validate(sample, INVOICE_XSD)];
+    const closed = xsd.close();
+    expect((await running).valid).to.equal(true);
+    expect((await waiting).valid).to.equal(true);
+    await closed;
+    expect(xsd.stats().threads).to.equal(0);
+  });
+
+    it('refuses every validation once closed', async () => {
     const xsd: XsdPool = createXsdValidator({ size: 1 });
     expect((await xsd.validate(sample, INVOICE_XSD)).valid).to.equal(true);
     await xsd.close();
