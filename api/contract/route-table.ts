@@ -87,7 +87,7 @@ export type DefineRoute = <P extends z.ZodObject | undefined = undefined, Q exte
 ) => void;
 
 /** express `:name` → OpenAPI `{name}`. */
-export const openApiPath = (path: string): string => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+const openApiPath = (path: string): string => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
 export function createRouteTable({ router, registry, prefix, limit, parseJson }: RouteTableDeps): DefineRoute {
   return (spec, handler) => {
@@ -110,34 +110,32 @@ export function createRouteTable({ router, registry, prefix, limit, parseJson }:
   };
 }
 
+/** `{ 'application/xml': schema }` → the document's `{ 'application/xml': { schema } }`. */
+const mediaTypes = (content: Record<string, z.ZodType>) => Object.fromEntries(Object.entries(content).map(([type, schema]) => [type, { schema }]));
+
 function documentRoute(spec: RouteSpec<z.ZodObject | undefined, z.ZodObject | undefined, z.ZodType | undefined>, prefix: string) {
   const limited = spec.audience !== 'public';
   const responses: Record<string, ResponseConfig> = {};
   for (const [status, answer] of Object.entries(spec.responses)) {
-    const content = answer.content
-      ? Object.fromEntries(Object.entries(answer.content).map(([type, schema]) => [type, { schema }]))
-      : answer.schema
-        ? { 'application/json': { schema: answer.schema } }
-        : undefined;
+    const content = answer.content ? mediaTypes(answer.content) : answer.schema ? mediaTypes({ 'application/json': answer.schema }) : undefined;
     const headers = limited ? rateLimitHeaders.extend(answer.headers?.shape ?? {}) : answer.headers;
     responses[status] = { description: answer.description, ...(content ? { content } : {}), ...(headers ? { headers } : {}) };
   }
-  const errors = errorResponse;
   const takesInput = Boolean(spec.params || spec.query || spec.body || spec.rawBody || spec.headers);
-  if (takesInput) responses['400'] ??= errors(400, 'The input is invalid: `details` names each failing field, unknown fields included.', limited);
+  if (takesInput) responses['400'] ??= errorResponse(400, 'The input is invalid: `details` names each failing field, unknown fields included.', limited);
   if (limited) {
-    responses['401'] ??= errors(401, 'No API key, or one that is unknown or revoked.', false);
-    if (spec.audience === 'operator') responses['403'] ??= errors(403, 'The API key is not an operator’s.', limited);
-    if (spec.params) responses['404'] ??= errors(404, 'No such resource, or one the API key may not see: the two answer alike.', limited);
-    if (spec.body || spec.rawBody) responses['413'] ??= errors(413, 'The body is over the limit of its endpoint.', limited);
-    responses['429'] ??= errors(429, 'Over the rate limit: wait the seconds in `Retry-After`.', limited, true);
+    responses['401'] ??= errorResponse(401, 'No API key, or one that is unknown or revoked.', false);
+    if (spec.audience === 'operator') responses['403'] ??= errorResponse(403, 'The API key is not an operator’s.', limited);
+    if (spec.params) responses['404'] ??= errorResponse(404, 'No such resource, or one the API key may not see: the two answer alike.', limited);
+    if (spec.body || spec.rawBody) responses['413'] ??= errorResponse(413, 'The body is over the limit of its endpoint.', limited);
+    responses['429'] ??= errorResponse(429, 'Over the rate limit: wait the seconds in `Retry-After`.', limited, true);
   }
-  responses['503'] ??= errors(503, 'A dependency (Redis, the database, the XML validation pool) cannot answer now: retry after the seconds in `Retry-After`.', limited, true);
+  responses['503'] ??= errorResponse(503, 'A dependency (Redis, the database, the XML validation pool) cannot answer now: retry after the seconds in `Retry-After`.', limited, true);
 
   const body = spec.body
-    ? { required: true, content: { 'application/json': { schema: spec.body } } }
+    ? { required: true, content: mediaTypes({ 'application/json': spec.body }) }
     : spec.rawBody
-      ? { required: true, description: spec.rawBody.description, content: Object.fromEntries(Object.entries(spec.rawBody.content).map(([t, s]) => [t, { schema: s }])) }
+      ? { required: true, description: spec.rawBody.description, content: mediaTypes(spec.rawBody.content) }
       : undefined;
   return {
     method: spec.method,
