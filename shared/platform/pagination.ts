@@ -85,13 +85,14 @@ export const pageQuery = z.object({
     // prefault, not default: the default goes through the parse, so it arrives as the number it stands for.
     .prefault(String(DEFAULT_LIMIT))
     .meta({ type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: `Items per page, 1 to ${MAX_LIMIT}.` }),
+  // Decoded here, once: the handler receives the position the cursor stands for.
   cursor: z
     .string()
-    .refine((c) => decodeCursor(c) !== undefined, 'not a cursor from a previous page')
+    .transform((c, ctx) => decodeCursor(c) ?? (ctx.addIssue({ code: 'custom', message: 'not a cursor from a previous page' }), z.NEVER))
     .optional()
     .meta({ description: 'The `nextCursor` of the previous page; omit for the first page.' }),
 });
 
 export function toPageArgs(query: z.output<typeof pageQuery>): PageArgs {
-  return { limit: query.limit, after: query.cursor ? decodeCursor(query.cursor) : undefined };
+  return { limit: query.limit, after: query.cursor };
 }
