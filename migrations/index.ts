@@ -4,6 +4,7 @@ import * as initial from './20261121000000_initial.js';
 import * as sdiTransmission from './20261122000000_sdi_transmission.js';
 import * as billing from './20261123000000_billing.js';
 import * as ground from './20261129000000_ground.js';
+import * as orders from './20261130000000_orders.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -15,6 +16,7 @@ const migrations: [string, Migration][] = [
   ['20261122000000_sdi_transmission', sdiTransmission],
   ['20261123000000_billing', billing],
   ['20261129000000_ground', ground],
+  ['20261130000000_orders', orders],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -30,6 +30,10 @@ export const jobSchemas = {
   /** Runs asked for through the API carry their id; scheduled runs derive it from their job id. */
   billing: { 'billing-run': z.object({ runId: id.optional() }) },
   callback: { deliver: z.object({ messageId: id }) },
+  /** The order saga's steps, one job each; every step reloads the order and moves it only from the status it expects. */
+  orders: { checkout: z.object({ orderId: id }), fulfil: z.object({ orderId: id }), refund: z.object({ orderId: id }) },
+  /** One email to a customer, recorded in the database first (e.g. the order-failed notice). */
+  mail: { send: z.object({ mailId: id }) },
   reports: { 'dlq-report': noData, 'invoice-report': noData },
   /** `sweep` re-drives the work the database owes; `reconcile` settles charges whose outcome is unknown. */
   maintenance: { sweep: noData, reconcile: noData },
@@ -70,6 +74,9 @@ export const jobIds = {
   dunning: (invoiceId: string, step: number) => `charge-${invoiceId}-dunning-${step}`,
   oneOffCharge: (paymentId: string) => `payment-${paymentId}`,
   billingRun: (runId: string) => `billing-run-${runId}`,
+  /** One job per step of an order: a step enqueued twice (a retry, the sweep) is one job. */
+  orderStep: (orderId: string, step: 'checkout' | 'fulfil' | 'refund') => `order-${orderId}-${step}`,
+  mail: (mailId: string) => `mail-${mailId}`,
   /** One sweep per slot of the sweep clock, however many worker processes ask for it. */
   sweep: (at: number, everyMs: number) => `sweep-${Math.floor(at / everyMs)}`,
 };

@@ -214,6 +214,18 @@ function configSchema(production: boolean) {
     /** Days between retries after an insufficient balance. @defaultValue `1,3,7` */
     dunningDays: positiveNumbers.default([1, 3, 7]),
 
+    // Orders: the fulfilment service the saga calls once an order is paid.
+    /** The order fulfilment service's base URL (`POST /fulfilments`); required by a worker serving `orders`. @defaultValue development: the sandbox */
+    fulfilmentUrl: url(/^https?:$/, 'expected an http(s) URL').optional(),
+    /** Time allowed for one fulfilment request, connection to last byte, before it counts as no answer. @defaultValue `10000` */
+    fulfilmentTimeoutMs: integer(100, 600_000).default(10_000),
+
+    // Customer mail (the order-failed notice), sent through SMTP_URL.
+    /** Sender of mail to customers. @defaultValue `noreply@antaeus.example` */
+    mailFrom: z.email().default('noreply@antaeus.example'),
+    /** Where the development SMTP server (npm start) keeps mail addressed to anyone but the SdI, as `.eml` files. @defaultValue `./data/mailbox` */
+    mailboxDir: z.string().min(1).default('./data/mailbox'),
+
     // Reports.
     /** Folder of the CSV reports. @defaultValue `./data/reports` */
     reportsDir: z.string().min(1).default('./data/reports'),

@@ -33,6 +33,43 @@ export interface ProviderCharge {
   charged: boolean;
   /** ISO 8601, as the provider gives it. */
   createdAt: string;
+  /** The refunds made of this charge, oldest first; empty when none. */
+  refunds: ProviderRefund[];
+}
+
+/** A refund as the provider's ledger shows it, under the charge it gave money back from. */
+export interface ProviderRefund {
+  /** The provider's id, the `refundId` its refund answered. */
+  id: string;
+  /** In minor units (cents). */
+  amountCents: number;
+  /** ISO 8601, as the provider gives it. */
+  createdAt: string;
+}
+
+/** A customer's account at the provider: what a balance check compares an amount with. */
+export interface AccountBalance {
+  /** In minor units (cents). */
+  balanceCents: number;
+  /** ISO 4217, e.g. EUR. */
+  currency: string;
+}
+
+export interface RefundRequest {
+  /** The provider's id of the charge to give money back from. */
+  chargeId: string;
+  /** In minor units (cents), at most what remains unrefunded of the charge. */
+  amountCents: number;
+  /** Our order (or payment) id the refund is for. */
+  reference: string;
+  /** The same key always gets the first answer, so a retried refund never pays back twice. */
+  idempotencyKey: string;
+}
+
+export interface RefundResult {
+  /** The provider's id of the refund. */
+  refundId: string;
+  refunded: boolean;
 }
 
 export interface PaymentProvider {
@@ -44,6 +81,29 @@ export interface PaymentProvider {
    * usable answer, ProviderRejectedError when the provider refuses the request.
    */
   chargesFor(reference: string): Promise<ProviderCharge[]>;
+  /** `GET /accounts/:customerId`: the balance and currency; throws CustomerNotFoundError, NetworkError, ProviderRejectedError. */
+  account(customerId: string): Promise<AccountBalance>;
+  /**
+   * `POST /refunds` with the request's key: the same key returns the first answer. Throws RefundRefusedError when the
+   * provider refuses this refund (no such charge, a decline, more than is left), KeyInUseError, NetworkError or
+   * ProviderRejectedError otherwise.
+   */
+  refund(request: RefundRequest): Promise<RefundResult>;
+}
+
+/**
+ * The provider refused the refund itself: `charge_not_found` (404), `charge_not_captured` (409: a decline moved no
+ * money) or `refund_exceeds_charge` (409: less is left of the charge than asked, e.g. it was refunded already under
+ * a key the provider has forgotten). The same request will be refused again; the ledger says what became of the charge.
+ */
+export class RefundRefusedError extends Error {
+  override name = 'RefundRefusedError';
+  constructor(
+    readonly code: 'charge_not_found' | 'charge_not_captured' | 'refund_exceeds_charge',
+    detail: string,
+  ) {
+    super(`payment provider refused the refund with ${code}${detail ? `: ${detail}` : ''}`);
+  }
 }
 
 /** The provider has no account for this customer: no retry can help. */
