@@ -13,6 +13,7 @@ import { customersRoutes } from './routes/customers.js';
 import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { invoicesRoutes } from './routes/invoices.js';
+import { ordersRoutes } from './routes/orders.js';
 import { paymentsRoutes } from './routes/payments.js';
 import { reportsRoutes } from './routes/reports.js';
 import { sdiRoutes } from './routes/sdi.js';
@@ -28,6 +29,7 @@ const V1_ROUTES: ((define: DefineRoute, ctx: AppContext) => void)[] = [
   sdiRoutes,
   billingRoutes,
   paymentsRoutes,
+  ordersRoutes,
   customersRoutes,
   usersRoutes,
   webhooksRoutes,

@@ -1,6 +1,7 @@
 // The one typed map of queues, job names and payloads, as zod schemas: producers type against it, handlers validate at their door; and the deterministic job ids.
 import { z } from 'zod';
 import { deliveryJobId } from '../shared/callbacks/messages.js';
+import { orderStepJobId } from '../shared/orders/status.js';
 import { externalInvoiceDocumentSchema, invoiceDocumentSchema } from '../shared/invoices/document.js';
 import type { QueueName } from '../shared/platform/queue-names.js';
 import { sdiNotificationSchema } from '../shared/sdi/notifications.js';
@@ -74,8 +75,8 @@ export const jobIds = {
   dunning: (invoiceId: string, step: number) => `charge-${invoiceId}-dunning-${step}`,
   oneOffCharge: (paymentId: string) => `payment-${paymentId}`,
   billingRun: (runId: string) => `billing-run-${runId}`,
-  /** One job per step of an order: a step enqueued twice (a retry, the sweep) is one job. */
-  orderStep: (orderId: string, step: 'checkout' | 'fulfil' | 'refund') => `order-${orderId}-${step}`,
+  /** Named by the orders capability, which enqueues the saga's next step itself. */
+  orderStep: orderStepJobId,
   mail: (mailId: string) => `mail-${mailId}`,
   /** One sweep per slot of the sweep clock, however many worker processes ask for it. */
   sweep: (at: number, everyMs: number) => `sweep-${Math.floor(at / everyMs)}`,

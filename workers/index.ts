@@ -3,6 +3,10 @@ import { giveUpBilling, runBilling } from './billing/billing-run.js';
 import { deliverCallback, giveUpCallback } from './callback/deliver.js';
 import { chargeInvoice, giveUpCharging } from './charge/charge.js';
 import { chargeOneOffPayment, giveUpOneOffPayment } from './charge/one-off.js';
+import { sendMail, giveUpMail } from './mail/send.js';
+import { checkoutOrder, giveUpCheckout } from './orders/checkout.js';
+import { fulfilOrder } from './orders/fulfil.js';
+import { giveUpRefund, refundOrder } from './orders/refund.js';
 import { saveExternalInvoice } from './invoice-save/external.js';
 import { saveInternalInvoice } from './invoice-save/internal.js';
 import { applySdiNotification, giveUpSdiNotification } from './invoice-save/sdi-notification.js';
@@ -31,6 +35,15 @@ export const handlers: HandlerRegistry = {
   },
   callback: {
     deliver: { run: deliverCallback, giveUp: giveUpCallback },
+  },
+  orders: {
+    checkout: { run: checkoutOrder, giveUp: giveUpCheckout },
+    // Fulfilment that fails for good owes the refund in the handler itself, on its last attempt: no give-up hook.
+    fulfil: { run: fulfilOrder },
+    refund: { run: refundOrder, giveUp: giveUpRefund },
+  },
+  mail: {
+    send: { run: sendMail, giveUp: giveUpMail },
   },
   reports: {
     'dlq-report': { run: writeDlqReport },

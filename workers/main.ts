@@ -15,6 +15,14 @@ if (config.workerQueues.includes('charge') && !config.paymentProviderUrl) {
   console.error('PAYMENT_PROVIDER_URL is not set, and this worker serves charge: set PAYMENT_PROVIDER_URL, or leave charge out of WORKER_QUEUES.');
   process.exit(1);
 }
+if (config.workerQueues.includes('orders') && !(config.paymentProviderUrl && config.fulfilmentUrl)) {
+  console.error('PAYMENT_PROVIDER_URL and FULFILMENT_URL must be set, and this worker serves orders: set both, or leave orders out of WORKER_QUEUES.');
+  process.exit(1);
+}
+if (config.workerQueues.includes('mail') && !config.smtpUrl) {
+  console.error('SMTP_URL is not set, and this worker serves mail: set SMTP_URL (smtp://user:pass@host:port), or leave mail out of WORKER_QUEUES.');
+  process.exit(1);
+}
 const wiring = wireProcess(config, 'worker');
 const { log } = wiring.ctx;
 // In production, a Redis that would lose jobs (no AOF, or evicting keys) is refused with one line.

@@ -1,13 +1,13 @@
 // What the payment routes answer, for the OpenAPI document: a payment as the ledger shows it.
 import { z } from 'zod';
-import { PAYMENT_RECORD_STATUSES } from '../../shared/billing/payments.js';
+import { PAYMENT_KINDS, PAYMENT_RECORD_STATUSES } from '../../shared/billing/payments.js';
 import { amount, instant } from '../contract/components.js';
 
 export const paymentSchema = z
   .object({
     id: z.string(),
     paymentRefId: z.string().meta({ format: 'uuid', description: 'The reference the provider knows the charge by.' }),
-    kind: z.enum(['invoice', 'one-off']),
+    kind: z.enum(PAYMENT_KINDS),
     invoiceId: z.string().nullable(),
     orderId: z.string().nullable(),
     customerId: z.string(),

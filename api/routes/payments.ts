@@ -6,8 +6,8 @@ import { findCustomer } from '../../shared/access/customers.js';
 import { chargeKeys } from '../../shared/billing/charge-path.js';
 import { findPayment, findVisiblePayment, insertPayment, listPayments, PAYMENT_RECORD_STATUSES, paymentView, oneOffPaymentId } from '../../shared/billing/payments.js';
 import { newId } from '../../shared/platform/ids.js';
-import { AMOUNT_PATTERN, parseCents } from '../../shared/platform/money.js';
-import { isoInstant, isoInstantEnd, resourceId, safeText } from '../../shared/platform/input.js';
+import { parseCents } from '../../shared/platform/money.js';
+import { currencyCode, isoInstant, isoInstantEnd, positiveAmount, resourceId, safeText } from '../../shared/platform/input.js';
 import { pageQuery, toPageArgs } from '../../shared/platform/pagination.js';
 import { errorBody, idempotencyKeyHeader, pageOf } from '../contract/components.js';
 import type { DefineRoute } from '../contract/route-table.js';
@@ -31,12 +31,8 @@ const listQuery = z.strictObject({
 const oneOffRequest = z
   .strictObject({
     customerId: resourceId(64),
-    amount: z
-      .union([z.string(), z.number()])
-      .transform(String)
-      .refine((v) => AMOUNT_PATTERN.test(v) && Number(v) > 0, 'expected a positive amount with at most 2 decimals, e.g. "12.50"')
-      .meta({ description: 'Currency units: a decimal string or number with at most 2 decimals.', example: '12.50' }),
-    currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as EUR'),
+    amount: positiveAmount,
+    currency: currencyCode,
     description: safeText(500).optional(),
   })
   .meta({ id: 'OneOffPaymentRequest' });

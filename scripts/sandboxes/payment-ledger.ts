@@ -1,6 +1,12 @@
 // The sandbox payment provider's books in memory: accounts, idempotent charges and refunds and their ledgers, with no HTTP in the way.
 import { randomUUID } from 'node:crypto';
-import { CurrencyMismatchError, CustomerNotFoundError, type PaymentProvider, type ProviderCharge } from '../../shared/billing/provider/provider.js';
+import {
+  CurrencyMismatchError,
+  CustomerNotFoundError,
+  RefundRefusedError,
+  type PaymentProvider,
+  type ProviderCharge,
+} from '../../shared/billing/provider/provider.js';
 
 export interface SandboxAccount {
   /** In minor units. */
@@ -59,6 +65,27 @@ export interface LedgerEntry {
   readonly createdAt: string;
 }
 
+/** A refund as the ledger shows it under its charge (`GET /charges`), in the contract's fields. */
+export interface ChargeRefund {
+  /** The id the refund answered. */
+  readonly id: string;
+  /** In minor units. */
+  readonly amount: number;
+  /** ISO 8601. */
+  readonly createdAt: string;
+}
+
+/** A charge as `entries()` and `GET /charges` show it: the stored entry and what was refunded of it until now. */
+export interface ChargeView extends LedgerEntry {
+  /** In minor units: the sum of `refunds`; 0 without refunds, as for a decline. */
+  readonly refunded: number;
+  /** Its refunds, oldest first; empty without any. */
+  readonly refunds: readonly ChargeRefund[];
+}
+
+/** What was refunded of one charge so far; replaced whole on each refund, so views can share it as it is. */
+type Refunded = Pick<ChargeView, 'refunded' | 'refunds'>;
+
 export interface RefundEntry {
   readonly id: string;
   readonly idempotencyKey: string;
@@ -116,8 +143,8 @@ export class SandboxLedger {
   private readonly byReference = new Map<string, LedgerEntry[]>();
   private readonly byId = new Map<string, LedgerEntry>();
   private readonly refundLedger: RefundEntry[] = [];
-  /** Refunded so far, by charge id. */
-  private readonly refundedOf = new Map<string, number>();
+  /** What was refunded of each charge, by charge id; only charges with a refund are in it. */
+  private readonly refundedOf = new Map<string, Refunded>();
   private readonly random: () => number;
   private readonly now: () => number;
   private forgetAfterMs: number | undefined;
@@ -195,10 +222,18 @@ export class SandboxLedger {
     return this.store(this.refundAnswers, idempotencyKey, this.decideRefund(body, idempotencyKey));
   }
 
-  /** The ledger in the order charges were made, optionally only those for one reference. */
-  entries(filter: { reference?: string } = {}): LedgerEntry[] {
-    if (filter.reference === undefined) return this.ledger.slice();
-    return this.byReference.get(filter.reference)?.slice() ?? [];
+  /**
+   * The ledger in the order charges were made, optionally only those for one reference, each with what was refunded
+   * of it so far. The views are made here, at read time: a charge stays one frozen entry written once, so charging
+   * costs no more for refunds, and a read costs one lookup and one small object per charge.
+   */
+  entries(filter: { reference?: string } = {}): ChargeView[] {
+    const entries = filter.reference === undefined ? this.ledger : (this.byReference.get(filter.reference) ?? []);
+    // Not frozen: each call makes its own views; what they share (the entries' fields, the refund lists) is frozen.
+    return entries.map((entry) => {
+      const { refunded, refunds } = this.refundedOf.get(entry.id) ?? NOT_REFUNDED;
+      return { ...entry, refunded, refunds };
+    });
   }
 
   /** The refunds in the order they were made, optionally only those for one reference. */
@@ -227,7 +262,7 @@ export class SandboxLedger {
     if (!charge.charged) {
       return { status: 409, body: errorBody('charge_not_captured', `charge ${body.chargeId} was declined: there is nothing to refund`) };
     }
-    const refunded = this.refundedOf.get(charge.id) ?? 0;
+    const { refunded, refunds } = this.refundedOf.get(charge.id) ?? NOT_REFUNDED;
     const remaining = charge.amount - refunded;
     if (body.amount > remaining) {
       return {
@@ -235,7 +270,6 @@ export class SandboxLedger {
         body: errorBody('refund_exceeds_charge', `charge ${charge.id} has ${remaining} of ${charge.amount} left to refund, not ${body.amount}`),
       };
     }
-    this.refundedOf.set(charge.id, refunded + body.amount);
     // The account exists: a charge was made on it, and accounts are never closed.
     this.accounts.get(charge.customerId)!.balance += body.amount;
     const entry: RefundEntry = Object.freeze({
@@ -249,6 +283,9 @@ export class SandboxLedger {
       createdAt: new Date(this.now()).toISOString(),
     });
     this.refundLedger.push(entry);
+    // A new frozen list rather than a push: views already handed out keep the list they were given.
+    const shown: ChargeRefund = Object.freeze({ id: entry.id, amount: entry.amount, createdAt: entry.createdAt });
+    this.refundedOf.set(charge.id, Object.freeze({ refunded: refunded + body.amount, refunds: Object.freeze([...refunds, shown]) }));
     return { status: 200, body: { id: entry.id, refunded: true } };
   }
 
@@ -299,6 +336,9 @@ export class SandboxLedger {
   }
 }
 
+/** What an entry without a refund shows: shared, as nothing can change it. */
+const NOT_REFUNDED: Refunded = Object.freeze({ refunded: 0, refunds: Object.freeze([]) });
+
 /** A zero-latency in-process provider over the ledger: measures our own overhead, with no HTTP in the numbers. */
 export function sandboxProvider(ledger: SandboxLedger): PaymentProvider {
   return {
@@ -316,7 +356,29 @@ export function sandboxProvider(ledger: SandboxLedger): PaymentProvider {
       }
     },
     async chargesFor(reference) {
-      return ledger.entries({ reference }).map(({ id, amount, currency, charged, createdAt }): ProviderCharge => ({ id, reference, amountCents: amount, currency, charged, createdAt }));
+      return ledger.entries({ reference }).map(
+        ({ id, amount, currency, charged, createdAt, refunds }): ProviderCharge => ({
+          id,
+          reference,
+          amountCents: amount,
+          currency,
+          charged,
+          createdAt,
+          refunds: refunds.map((r) => ({ id: r.id, amountCents: r.amount, createdAt: r.createdAt })),
+        }),
+      );
+    },
+    async account(customerId) {
+      const account = ledger.getAccount(customerId);
+      if (!account) throw new CustomerNotFoundError(customerId);
+      return { balanceCents: account.balance, currency: account.currency };
+    },
+    async refund(request) {
+      const { chargeId, amountCents, reference, idempotencyKey } = request;
+      const answer = ledger.refund({ chargeId, amount: amountCents, reference }, idempotencyKey);
+      if (answer.status === 200) return { refundId: answer.body.id, refunded: answer.body.refunded };
+      // Every refusal the ledger answers is one the HTTP provider reads as RefundRefusedError, by the same code.
+      throw new RefundRefusedError(answer.body.error.code, answer.body.error.message);
     },
   };
 }

@@ -182,6 +182,7 @@ export class PaymentSandbox {
     const [path = '/', query = ''] = (req.url ?? '/').split('?', 2);
     if (path === '/charges') {
       if (req.method === 'POST') return this.postCharge(req, res);
+      // Each charge with what was refunded of it (`refunded`, `refunds`): how a client sees a refund whose answer it lost.
       if (req.method === 'GET') return send(res, 200, { data: this.ledger.entries({ reference: referenceIn(query) }) });
       return notAllowed(res, 'GET, POST');
     }

@@ -1,4 +1,4 @@
-// The development SdI: an SMTP server that takes invoice mail, checks each file as the SdI would, keeps it, and posts the receipt back.
+// The development SdI: an SMTP server that takes invoice mail, checks each file as the SdI would, keeps it, and posts the receipt back; other mail (to customers) it keeps in a mailbox folder.
 import { mkdir, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -27,7 +27,25 @@ export interface SdiSimulatorOptions {
   log: Logger;
   /** The XSD validator of the process it runs in (npm start: the one the API and workers use). @defaultValue a pool of its own, closed with it */
   xsd?: XsdValidator;
+  /**
+   * Where mail not addressed to the SdI (the notices to customers) is kept, one `<stamp>_<recipient>.eml` per message;
+   * created at start. @defaultValue none: such mail is accepted, logged and dropped
+   */
+  mailboxDir?: string;
+  /** The SdI's address: a message whose envelope names it is an invoice; any other is a customer's mail. @defaultValue `sdi01@pec.fatturapa.it` */
+  sdiAddress?: string;
 }
+
+/** A mail to someone other than the SdI, as the simulator kept it. */
+export interface CaughtMail {
+  /** The envelope's recipients. */
+  to: string[];
+  subject: string;
+  /** The `.eml` file it was written to. */
+  file: string;
+}
+
+const DEFAULT_SDI_ADDRESS = 'sdi01@pec.fatturapa.it';
 
 export interface SimulatedFile {
   fileName: string;
@@ -67,8 +85,23 @@ function contentErrors(root: XmlElement, fileTransmitter: { country: string; cod
   return errors;
 }
 
+/** Writes `content` to `<base><ext>` in `dir`, or to `<base>_2<ext>`, … when two mails share a millisecond and a recipient. */
+async function writeNewFile(dir: string, base: string, ext: string, content: Buffer): Promise<string> {
+  for (let n = 1; ; n += 1) {
+    const file = join(dir, `${base}${n === 1 ? '' : `_${n}`}${ext}`);
+    try {
+      await writeFile(file, content, { flag: 'wx' });
+      return file;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}
+
 export class SdiSimulator {
   readonly files: SimulatedFile[] = [];
+  /** Mail to customers kept in the mailbox folder, oldest first. */
+  readonly mailbox: CaughtMail[] = [];
   private readonly seen = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private sequence = Math.floor(Date.now() / 1000) % 1_000_000;
@@ -89,6 +122,7 @@ export class SdiSimulator {
 
   static async start(options: SdiSimulatorOptions): Promise<SdiSimulator> {
     await mkdir(options.inboxDir, { recursive: true });
+    if (options.mailboxDir) await mkdir(options.mailboxDir, { recursive: true });
     let simulator: SdiSimulator | undefined;
     const server = new SMTPServer({
       authOptional: true,
@@ -98,13 +132,14 @@ export class SdiSimulator {
       size: 10 * 1024 * 1024,
       closeTimeout: 500,
       logger: false,
-      onData(stream, _session, callback) {
+      onData(stream, session, callback) {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('error', callback);
         stream.on('end', () => {
           const raw = Buffer.concat(chunks);
-          simulator!.receive(raw).then(() => callback(), (err: Error) => callback(err));
+          const recipients = session.envelope.rcptTo.map((r) => r.address);
+          simulator!.receive(raw, recipients).then(() => callback(), (err: Error) => callback(err));
         });
       },
     });
@@ -115,12 +150,15 @@ export class SdiSimulator {
     });
     const port = (server.server.address() as AddressInfo).port;
     simulator = new SdiSimulator(server, options, options.xsd ?? createXsdValidator(), !options.xsd, port);
-    options.log.info({ smtpUrl: simulator.smtpUrl, inbox: options.inboxDir }, 'SdI simulator listening');
+    options.log.info({ smtpUrl: simulator.smtpUrl, inbox: options.inboxDir, mailbox: options.mailboxDir }, 'SdI simulator listening');
     return simulator;
   }
 
-  /** Keeps the message and accepts it; the checks and the receipt follow, as at the real SdI. */
-  private async receive(raw: Buffer): Promise<void> {
+  /** Keeps the message and accepts it; the checks and the receipt follow, as at the real SdI. Mail for anyone else goes to the mailbox. */
+  private async receive(raw: Buffer, recipients: string[]): Promise<void> {
+    // The envelope, not the To header, says where a message goes, as at a real mail server.
+    const sdiAddress = (this.options.sdiAddress ?? DEFAULT_SDI_ADDRESS).toLowerCase();
+    if (!recipients.some((r) => r.toLowerCase() === sdiAddress)) return this.keepCustomerMail(raw, recipients);
     const stamp = fileStamp(new Date());
     const email = await PostalMime.parse(raw);
     const attachments = email.attachments.filter((a) => a.filename);
@@ -135,6 +173,20 @@ export class SdiSimulator {
       await writeFile(join(this.options.inboxDir, `${stamp}_${fileName.replace(/[^A-Za-z0-9_.-]/g, '_')}`), content);
       void this.check(fileName, content, stamp);
     }
+  }
+
+  /** Writes a customer's mail where a developer can open it (any mail client reads `.eml`); no receipt, it is no invoice. */
+  private async keepCustomerMail(raw: Buffer, recipients: string[]): Promise<void> {
+    const { subject = '' } = await PostalMime.parse(raw);
+    const dir = this.options.mailboxDir;
+    if (!dir) {
+      this.options.log.info({ to: recipients, subject }, 'SdI simulator: mail not for the SdI dropped (no mailbox folder)');
+      return;
+    }
+    const base = `${fileStamp(new Date())}_${(recipients[0] ?? 'nobody').replace(/[^A-Za-z0-9_.@+-]/g, '_')}`;
+    const file = await writeNewFile(dir, base, '.eml', raw);
+    this.mailbox.push({ to: recipients, subject, file });
+    this.options.log.info({ to: recipients, subject, file }, 'SdI simulator kept a mail to a customer');
   }
 
   private async check(fileName: string, content: Buffer, stamp: string): Promise<void> {
@@ -216,7 +268,8 @@ export class SdiSimulator {
 
 // Run directly (`npm run sandbox:sdi`): the simulator alone on SMTP_PORT (default 2525), for a `web` and a `worker`
 // run separately with SMTP_URL pointing at it. It posts receipts to SDI_API_URL with SDI_API_KEY (or DEMO_API_KEY),
-// an operator's key: `npm run seed` makes the demo operator with DEMO_API_KEY. `.env` is read as every process does.
+// an operator's key: `npm run seed` makes the demo operator with DEMO_API_KEY. Mail not to SDI_ADDRESS (the customer
+// notices) is kept in MAILBOX_DIR (default ./data/mailbox). `.env` is read as every process does.
 // No top-level await: mocha loads test files that import this module through require, which refuses it.
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   loadDotEnv();
@@ -231,6 +284,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
     !/^https?:\/\//.test(apiUrl) && `SDI_API_URL=${JSON.stringify(apiUrl)}: expected the API's http(s) URL`,
     !(Number.isInteger(port) && port >= 0 && port <= 65535) && `SMTP_PORT=${JSON.stringify(env.SMTP_PORT)}: expected a port number`,
     !(Number.isInteger(delayMs) && delayMs >= 0) && `SDI_SIMULATOR_DELAY_MS=${JSON.stringify(env.SDI_SIMULATOR_DELAY_MS)}: expected a whole number`,
+    !!env.SDI_ADDRESS && !/^[^@\s]+@[^@\s]+$/.test(env.SDI_ADDRESS) && `SDI_ADDRESS=${JSON.stringify(env.SDI_ADDRESS)}: expected an email address`,
     !['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level) && `LOG_LEVEL=${JSON.stringify(level)}: expected info, warn, …`,
   ].filter((problem): problem is string => typeof problem === 'string');
   if (bad.length) {
@@ -238,10 +292,12 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
     process.exit(1);
   }
   const inboxDir = resolve(env.SDI_INBOX_DIR || './data/sdi-inbox');
+  const mailboxDir = resolve(env.MAILBOX_DIR || './data/mailbox');
   const log = createLogger({ logLevel: level as Parameters<typeof createLogger>[0]['logLevel'] }, 'sdi-simulator');
-  SdiSimulator.start({ inboxDir, apiUrl, apiKey: apiKey!, delayMs, port, log }).then(
+  SdiSimulator.start({ inboxDir, mailboxDir, sdiAddress: env.SDI_ADDRESS || undefined, apiUrl, apiKey: apiKey!, delayMs, port, log }).then(
     (simulator) => {
-      console.log(`SdI simulator at ${simulator.smtpUrl} (SMTP_URL for the worker), posting receipts to ${apiUrl}, mail kept in ${inboxDir}`);
+      console.log(`SdI simulator at ${simulator.smtpUrl} (SMTP_URL for the worker), posting receipts to ${apiUrl}, SdI mail kept in ${inboxDir}`);
+      console.log(`Mail to customers kept in ${mailboxDir} (.eml files: open them with any mail client)`);
       // npm passes the signal on and a terminal's Ctrl-C sends it too: stop once, whichever comes, however often.
       let stopping = false;
       const stop = () => {

@@ -1,4 +1,4 @@
-// The one path of every charge (an invoice, a one-off payment; an order next): take the lease, ask the ledger after a lost answer, call the provider with the key, map its refusals.
+// The one path of every charge (an invoice, a one-off payment, an order): take the lease, ask the ledger after a lost answer, call the provider with the key, map its refusals.
 import { UnrecoverableError } from 'bullmq';
 import type { Config } from '../platform/config.js';
 import type { Lease } from './leases.js';
@@ -22,6 +22,8 @@ export const chargeKeys = {
   /** New for each dunning attempt: a declined attempt's key would only ever get its decline back. */
   invoice: (invoiceId: string, dunningStep: number): string => `invoice-${invoiceId}-${dunningStep}`,
   oneOff: (paymentId: string): string => `payment-${paymentId}`,
+  /** An order is charged once: checkout's balance check comes first, and a decline fails the order. */
+  order: (orderId: string): string => `order-${orderId}`,
 };
 
 /** What is charged, as the path sees it: the request, and how to take, give back and refuse its charge in the database. */

@@ -6,14 +6,18 @@ import { newId, stableId } from '../platform/ids.js';
 import { formatCents } from '../platform/money.js';
 import { keysetPage, toPage, type Page, type PageArgs } from '../platform/pagination.js';
 
-/** DECLINED: the balance did not allow this attempt and another is scheduled; FAILED: it is over. */
-export const PAYMENT_RECORD_STATUSES = ['PENDING', 'PAID', 'DECLINED', 'FAILED'] as const;
+/** DECLINED: the balance did not allow this attempt and another is scheduled; FAILED: it is over; REFUNDED: paid, then given back. */
+export const PAYMENT_RECORD_STATUSES = ['PENDING', 'PAID', 'DECLINED', 'FAILED', 'REFUNDED'] as const;
 export type PaymentRecordStatus = (typeof PAYMENT_RECORD_STATUSES)[number];
+
+/** What a payment charges: an invoice (billing run), an order (the order saga), or itself (a one-off payment). */
+export const PAYMENT_KINDS = ['invoice', 'one-off', 'order'] as const;
+export type PaymentKind = (typeof PAYMENT_KINDS)[number];
 
 export interface Payment {
   id: string;
   paymentRefId: string;
-  kind: 'invoice' | 'one-off';
+  kind: PaymentKind;
   invoiceId: string | null;
   orderId: string | null;
   customerId: string;
@@ -58,6 +62,7 @@ export interface NewPayment {
   id: string;
   kind: Payment['kind'];
   invoiceId?: string | null;
+  orderId?: string | null;
   customerId: string;
   userId: string | null;
   amountCents: number;
@@ -77,7 +82,7 @@ export function paymentRow(p: NewPayment, at: string) {
     payment_ref_id: newId(),
     kind: p.kind,
     invoice_id: p.invoiceId ?? null,
-    order_id: null,
+    order_id: p.orderId ?? null,
     customer_id: p.customerId,
     user_id: p.userId,
     amount_cents: p.amountCents,
@@ -105,8 +110,8 @@ export async function insertPayment(db: Knex, p: NewPayment): Promise<boolean> {
   return inserted.length === 1;
 }
 
-/** Records a one-off payment's outcome, if it is still PENDING. */
-export async function settleOneOffPayment(
+/** Records a payment's outcome (a one-off payment, an order's charge), if it is still PENDING. */
+export async function settlePayment(
   db: Knex,
   paymentId: string,
   outcome: { status: Exclude<PaymentRecordStatus, 'PENDING' | 'DECLINED'>; chargeId?: string; reason?: string },

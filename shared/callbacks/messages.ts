@@ -86,9 +86,25 @@ const messageId = (event: CallbackEvent): string =>
  * again for the same event (a retried job) neither stores nor sends a second message.
  */
 export async function enqueueCallback(ctx: { db: Knex; queues: DeliveryQueue }, event: CallbackEvent): Promise<string> {
+  const id = await recordCallback(ctx.db, event);
+  await enqueueDelivery(ctx.queues, id);
+  return id;
+}
+
+/** Queues the delivery of a recorded message; its job id makes a second call for one message harmless. */
+export async function enqueueDelivery(queues: DeliveryQueue, id: string): Promise<void> {
+  await queues.add('callback', 'deliver', { messageId: id }, { jobId: deliveryJobId(id) });
+}
+
+/**
+ * Records the message only, once per event: within the transaction of the change it reports, so the change and
+ * its message are written together, and a crash before {@link enqueueDelivery} leaves a pending message the
+ * maintenance sweep delivers.
+ */
+export async function recordCallback(db: Knex, event: CallbackEvent): Promise<string> {
   const id = messageId(event);
   const at = nowIso();
-  await ctx.db('callback_messages')
+  await db('callback_messages')
     .insert({
       id,
       user_id: event.userId,
@@ -104,7 +120,6 @@ export async function enqueueCallback(ctx: { db: Knex; queues: DeliveryQueue }, 
     })
     .onConflict('id')
     .ignore();
-  await ctx.queues.add('callback', 'deliver', { messageId: id }, { jobId: deliveryJobId(id) });
   return id;
 }
 

@@ -1,5 +1,6 @@
-// Client input that SQLite, PostgreSQL and FatturaPA all accept, as reusable zod schemas: dates, instants, text and ids.
+// Client input that SQLite, PostgreSQL and FatturaPA all accept, as reusable zod schemas: dates, instants, text, ids and amounts.
 import { z } from 'zod';
+import { AMOUNT_PATTERN } from './money.js';
 
 /**
  * The years a date or an instant may name. 9999 is the last year YYYY-MM-DD can write: FatturaPA's xs:date, our
@@ -121,3 +122,16 @@ export const resourceId = (max: number) =>
     .regex(new RegExp(`^[\\x21-\\x7e]{1,${max}}$`), `1 to ${max} printable ASCII characters, no spaces`)
     // An example of the characters ids are made of: generated clients and fuzzers otherwise invent ids of `&`, `#` and `%`.
     .meta({ example: 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d'.slice(0, max) });
+
+/**
+ * An amount of money in the currency's units, as a JSON string or number: positive, at most 11 integer digits and 2
+ * decimals ("12.50", 12.5). A number is read as JavaScript writes it, so 1e21 or 0.1 + 0.2 is refused, not rounded.
+ */
+export const positiveAmount = z
+  .union([z.string(), z.number()])
+  .transform(String)
+  .refine((v) => AMOUNT_PATTERN.test(v) && Number(v) > 0, 'expected a positive amount with at most 2 decimals, e.g. "12.50"')
+  .meta({ description: 'Currency units: a decimal string or number with at most 2 decimals.', example: '12.50' });
+
+/** An ISO 4217 currency code. */
+export const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as EUR').meta({ example: 'EUR' });

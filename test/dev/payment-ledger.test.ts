@@ -1,7 +1,7 @@
-// The sandbox provider's books: Stripe-like idempotency, declines on the ledger, 404/409 with their codes, forced outcomes, forgotten keys, refunds, the in-process provider.
+// The sandbox provider's books: Stripe-like idempotency, declines on the ledger, 404/409 with their codes, forced outcomes, forgotten keys, refunds under their charges, the in-process provider.
 import { expect } from 'chai';
 import { SandboxLedger, sandboxProvider } from '../../scripts/sandboxes/payment-ledger.js';
-import { CurrencyMismatchError, CustomerNotFoundError } from '../../shared/billing/provider/provider.js';
+import { CurrencyMismatchError, CustomerNotFoundError, RefundRefusedError } from '../../shared/billing/provider/provider.js';
 
 /** A `random` that returns the given values in turn and fails the test when more are drawn than scripted. */
 function scripted(...values: number[]): () => number {
@@ -183,6 +183,36 @@ describe('payment sandbox ledger', () => {
       expect(ledger.refunds()).to.have.length(2);
     });
 
+    it('shows each charge with what was refunded of it, oldest first, and leaves views already read as they were', () => {
+      const charge = chargeId(ledger.charge(body('ord_1', 300), 'key_1'));
+      const declined = chargeId(ledger.charge(body('ord_1', 5000), 'key_2'));
+      const before = ledger.entries();
+      expect(before.map((e) => [e.id, e.refunded, e.refunds])).to.deep.equal([
+        [charge, 0, []],
+        [declined, 0, []],
+      ]);
+      const first = ledger.refund(refund(charge, 100), 'refund_1');
+      // Under its charge whatever reference the refund was made for.
+      const second = ledger.refund(refund(charge, 50, 'ord_9'), 'refund_2');
+      ledger.refund(refund(declined, 50), 'refund_3');
+
+      const [refunded, notRefunded, ...rest] = ledger.entries({ reference: 'ord_1' });
+      expect(rest).to.deep.equal([]);
+      expect(refunded).to.include({ id: charge, idempotencyKey: 'key_1', amount: 300, charged: true, refunded: 150 });
+      expect(refunded!.refunds).to.deep.equal(ledger.refunds().map(({ id, amount, createdAt }) => ({ id, amount, createdAt })));
+      expect(refunded!.refunds.map((r) => r.id)).to.deep.equal([(first.body as { id: string }).id, (second.body as { id: string }).id]);
+      expect(notRefunded).to.include({ id: declined, refunded: 0 });
+      expect(notRefunded!.refunds).to.deep.equal([]);
+      expect(ledger.entries()).to.deep.equal([refunded, notRefunded]);
+      // What a reader was handed does not change under it, and cannot be changed by it.
+      expect(before[0]).to.include({ refunded: 0 });
+      expect(before[0]!.refunds).to.deep.equal([]);
+      expect(Object.isFrozen(refunded!.refunds)).to.equal(true);
+      expect(Object.isFrozen(refunded!.refunds[0])).to.equal(true);
+      (refunded as { refunded: number }).refunded = 0;
+      expect(ledger.entries()[0]).to.include({ refunded: 150 });
+    });
+
     it('refunds again with a forgotten key, but never more than the charge', () => {
       const charge = chargeId(ledger.charge(body('ord_1', 300), 'key_1'));
       expect(ledger.refund(refund(charge, 300), 'refund_1').status).to.equal(200);
@@ -216,11 +246,45 @@ describe('payment sandbox ledger', () => {
       await provider.charge({ ...request, reference: 'inv_2', idempotencyKey: 'key_3' });
       const charges = await provider.chargesFor('inv_1');
       expect(charges.map(({ createdAt, ...rest }) => rest)).to.deep.equal([
-        { id: first.chargeId, reference: 'inv_1', amountCents: 400, currency: 'EUR', charged: true },
-        { id: declined.chargeId, reference: 'inv_1', amountCents: 900, currency: 'EUR', charged: false },
+        { id: first.chargeId, reference: 'inv_1', amountCents: 400, currency: 'EUR', charged: true, refunds: [] },
+        { id: declined.chargeId, reference: 'inv_1', amountCents: 900, currency: 'EUR', charged: false, refunds: [] },
       ]);
       expect(charges[0]!.createdAt).to.equal(ledger.entries()[0]!.createdAt);
       expect(await provider.chargesFor('inv_9')).to.deep.equal([]);
+    });
+
+    it('checks a balance, and throws CustomerNotFoundError for an account the ledger does not have', async () => {
+      const provider = sandboxProvider(ledger);
+      expect(await provider.account('cus_1')).to.deep.equal({ balanceCents: 1000, currency: 'EUR' });
+      await provider.charge({ customerId: 'cus_1', amountCents: 400, currency: 'EUR', reference: 'inv_1', idempotencyKey: 'key_1' });
+      expect(await provider.account('cus_1')).to.deep.equal({ balanceCents: 600, currency: 'EUR' });
+      const notFound = await provider.account('cus_x').catch((err: unknown) => err);
+      expect(notFound).to.be.instanceOf(CustomerNotFoundError).and.include({ customerId: 'cus_x' });
+    });
+
+    it('refunds once per key, maps refusals to RefundRefusedError by code as the HTTP provider does, and shows refunds in chargesFor', async () => {
+      const provider = sandboxProvider(ledger);
+      const charge = { customerId: 'cus_1', amountCents: 400, currency: 'EUR', reference: 'ord_1', idempotencyKey: 'key_1' };
+      const charged = await provider.charge(charge);
+      const declined = await provider.charge({ ...charge, amountCents: 900, idempotencyKey: 'key_2' });
+      const request = { chargeId: charged.chargeId, amountCents: 400, reference: 'ord_1', idempotencyKey: 'refund_1' };
+      const first = await provider.refund(request);
+      expect(first).to.deep.equal({ refundId: ledger.refunds()[0]!.id, refunded: true });
+      expect(await provider.refund({ ...request, amountCents: 1 })).to.deep.equal(first);
+      expect(await provider.account('cus_1')).to.deep.equal({ balanceCents: 1000, currency: 'EUR' });
+
+      const refused = (overrides: Partial<typeof request>) => provider.refund({ ...request, ...overrides }).catch((err: unknown) => err);
+      const exceeds = await refused({ idempotencyKey: 'refund_2' });
+      expect(exceeds).to.be.instanceOf(RefundRefusedError).and.include({ code: 'refund_exceeds_charge' });
+      expect((exceeds as Error).message).to.equal(
+        `payment provider refused the refund with refund_exceeds_charge: charge ${charged.chargeId} has 0 of 400 left to refund, not 400`,
+      );
+      expect(await refused({ chargeId: declined.chargeId, idempotencyKey: 'refund_3' })).to.be.instanceOf(RefundRefusedError).and.include({ code: 'charge_not_captured' });
+      expect(await refused({ chargeId: 'ch_nope', idempotencyKey: 'refund_4' })).to.be.instanceOf(RefundRefusedError).and.include({ code: 'charge_not_found' });
+
+      const [shown, decline] = await provider.chargesFor('ord_1');
+      expect(shown!.refunds).to.deep.equal([{ id: first.refundId, amountCents: 400, createdAt: ledger.refunds()[0]!.createdAt }]);
+      expect(decline!.refunds).to.deep.equal([]);
     });
   });
 });

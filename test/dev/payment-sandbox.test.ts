@@ -1,4 +1,4 @@
-// The sandbox payment provider over HTTP: an error code on every refusal, keys in flight, the ledger's shape, refunds, and `npm run sandbox:payments`.
+// The sandbox payment provider over HTTP: an error code on every refusal, keys in flight, the ledger's shape, refunds and the ledger showing them, and `npm run sandbox:payments`.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -81,13 +81,13 @@ describe('payment sandbox over HTTP', () => {
     expect(server.ledger.entries()).to.have.length(2);
   });
 
-  it('lists the ledger as { data: [{ id, reference, amount, currency, charged, createdAt }] }, by reference or whole', async () => {
+  it('lists the ledger as { data: [{ id, reference, amount, currency, charged, createdAt, refunded, refunds }] }, by reference or whole', async () => {
     const server = await sandbox();
     const { body: ok } = await charge(server, 'k1', { reference: 'inv 1&x' });
     const { body: declined } = await charge(server, 'k2', { reference: 'inv_2', amount: 5000 });
     const { body: one } = await call(server, 'GET', `/charges?reference=${encodeURIComponent('inv 1&x')}`);
     expect(one.data).to.have.length(1);
-    expect(one.data[0]).to.include({ id: ok.id, reference: 'inv 1&x', amount: 300, currency: 'EUR', charged: true });
+    expect(one.data[0]).to.deep.include({ id: ok.id, reference: 'inv 1&x', amount: 300, currency: 'EUR', charged: true, refunded: 0, refunds: [] });
     expect(Number.isNaN(Date.parse(one.data[0].createdAt))).to.equal(false);
     const { body: all } = await call(server, 'GET', '/charges');
     expect(all.data.map((e: { id: string; charged: boolean }) => [e.id, e.charged])).to.deep.equal([
@@ -124,6 +124,35 @@ describe('payment sandbox over HTTP', () => {
     expect(listed.data[0]).to.include({ id: first.body.id, chargeId: charged.id, reference: 'ord_1', amount: 300, currency: 'EUR', idempotencyKey: 'refund-1' });
     expect((await call(server, 'GET', '/refunds')).body.data).to.have.length(1);
     expect((await call(server, 'GET', '/refunds?reference=ord_2')).body).to.deep.equal({ data: [] });
+  });
+
+  it('shows under each charge in GET /charges what was refunded of it, oldest first, and the balance it gave back', async () => {
+    const server = await sandbox();
+    const { body: charged } = await charge(server, 'charge-1');
+    const { body: declined } = await charge(server, 'charge-2', { amount: 5000 });
+    const { body: other } = await charge(server, 'charge-3', { reference: 'ord_2' });
+    const { body: r1 } = await refund(server, 'refund-1', { chargeId: charged.id, amount: 100 });
+    const { body: r2 } = await refund(server, 'refund-2', { chargeId: charged.id, amount: 200 });
+    // A refusal leaves nothing under the charge.
+    expect((await refund(server, 'refund-3', { chargeId: charged.id, amount: 1 })).status).to.equal(409);
+
+    const { body: listed } = await call(server, 'GET', '/charges?reference=ord_1');
+    expect(listed.data.map((e: { id: string; refunded: number; refunds: { id: string; amount: number }[] }) => [e.id, e.refunded, e.refunds.map((r) => [r.id, r.amount])])).to.deep.equal([
+      [charged.id, 300, [[r1.id, 100], [r2.id, 200]]],
+      [declined.id, 0, []],
+    ]);
+    // The contract's fields, and the refund's own time.
+    const stored = server.ledger.refunds();
+    expect(listed.data[0].refunds).to.deep.equal(stored.map(({ id, amount, createdAt }) => ({ id, amount, createdAt })));
+    const { body: all } = await call(server, 'GET', '/charges');
+    expect(all.data.map((e: { id: string; refunded: number }) => [e.id, e.refunded])).to.deep.equal([
+      [charged.id, 300],
+      [declined.id, 0],
+      [other.id, 0],
+    ]);
+    // GET /refunds still lists them on their own, and the account answers as the contract says.
+    expect((await call(server, 'GET', '/refunds?reference=ord_1')).body.data.map((r: { id: string }) => r.id)).to.deep.equal([r1.id, r2.id]);
+    expect(await call(server, 'GET', '/accounts/cus_1')).to.deep.equal({ status: 200, body: { balance: 700, currency: 'EUR' } });
   });
 
   it('refunds a lost answer once: the retry with the key gets the first refund', async () => {

@@ -15,6 +15,8 @@ const taskListMatchesJobMap: { [Q in QueueName]: Exactly<keyof (typeof handlers)
   charge: true,
   billing: true,
   callback: true,
+  orders: true,
+  mail: true,
   reports: true,
   maintenance: true,
 };

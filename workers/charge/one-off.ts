@@ -3,7 +3,7 @@ import { UnrecoverableError } from 'bullmq';
 import type { JobData } from '../../queues/jobs.js';
 import { attemptCharge, chargeKeys } from '../../shared/billing/charge-path.js';
 import { claimCharge, heldElsewhere, recordUnsettledCharge, releaseCharge } from '../../shared/billing/leases.js';
-import { findPayment, settleOneOffPayment } from '../../shared/billing/payments.js';
+import { findPayment, settlePayment } from '../../shared/billing/payments.js';
 import type { JobContext } from '../types.js';
 
 type Payload = JobData<'charge', 'one-off'>;
@@ -17,7 +17,7 @@ export async function chargeOneOffPayment({ paymentId }: Payload, ctx: JobContex
     request: { customerId: payment.customerId, amountCents: payment.amountCents, currency: payment.currency, reference: paymentId, idempotencyKey: chargeKeys.oneOff(paymentId) },
     claim: (leaseMs) => claimCharge(ctx.db, 'payments', paymentId, leaseMs),
     release: (lease) => releaseCharge(ctx.db, 'payments', paymentId, lease),
-    refuse: async (reason) => void (await settleOneOffPayment(ctx.db, paymentId, { status: 'FAILED', reason })),
+    refuse: async (reason) => void (await settlePayment(ctx.db, paymentId, { status: 'FAILED', reason })),
     holdBack: (reason) => recordUnsettledCharge(ctx.db, 'payments', paymentId, reason),
     // A one-off payment is charged once, under one key: no earlier outcome of it is ever recorded.
     recordedChargeIds: async () => [],
@@ -29,7 +29,7 @@ export async function chargeOneOffPayment({ paymentId }: Payload, ctx: JobContex
   }
   const { result } = attempt;
   const status = result.charged ? 'PAID' : 'FAILED';
-  await settleOneOffPayment(ctx.db, paymentId, { status, chargeId: result.chargeId, reason: result.charged ? undefined : 'insufficient balance' });
+  await settlePayment(ctx.db, paymentId, { status, chargeId: result.chargeId, reason: result.charged ? undefined : 'insufficient balance' });
   ctx.log.info({ paymentId, outcome: status }, `one-off payment ${status.toLowerCase()}`);
   return { status };
 }

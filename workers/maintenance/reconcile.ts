@@ -5,8 +5,11 @@ import { chargeOutcome } from '../../shared/billing/dunning.js';
 import { claimCharge, releaseCharge } from '../../shared/billing/leases.js';
 import { notifyLatestInvoicePayment } from '../../shared/billing/notify.js';
 import { markChargeNotMade, unsettledCharges } from '../../shared/billing/owed.js';
-import { findPayment, recordedInvoiceChargeIds, settleOneOffPayment } from '../../shared/billing/payments.js';
+import { findPayment, recordedInvoiceChargeIds, settlePayment } from '../../shared/billing/payments.js';
 import { findInvoice } from '../../shared/invoices/store.js';
+import { settleOrderCharge } from '../../shared/orders/saga.js';
+import { findOrder } from '../../shared/orders/store.js';
+import { followUp } from '../orders/follow-up.js';
 import type { JobContext } from '../types.js';
 
 type Payload = JobData<'maintenance', 'reconcile'>;
@@ -27,7 +30,7 @@ export interface ReconcileCounts {
 export async function reconcile(_payload: Payload, ctx: JobContext): Promise<ReconcileCounts> {
   const counts: ReconcileCounts = { settled: 0, notCharged: 0, busy: 0 };
   for (const unknown of await unsettledCharges(ctx.db, new Date(), RECONCILE_BATCH)) {
-    const outcome = unknown.table === 'invoices' ? await reconcileInvoice(unknown.id, ctx) : await reconcileOneOff(unknown.id, ctx);
+    const outcome = unknown.table === 'invoices' ? await reconcileInvoice(unknown.id, ctx) : await reconcilePayment(unknown.id, ctx);
     counts[outcome === 'settled' ? 'settled' : outcome === 'not-charged' ? 'notCharged' : 'busy'] += 1;
   }
   if (counts.settled + counts.notCharged > 0) ctx.log.info({ ...counts }, 'reconcile: unknown charges settled from the provider ledger');
@@ -60,19 +63,28 @@ export async function reconcileInvoice(invoiceId: string, ctx: JobContext): Prom
   }
 }
 
-async function reconcileOneOff(paymentId: string, ctx: JobContext): Promise<Reconciled> {
+/** A one-off payment, or an order's charge: an order's is settled with its order, as its checkout would. */
+async function reconcilePayment(paymentId: string, ctx: JobContext): Promise<Reconciled> {
   const payment = await findPayment(ctx.db, paymentId);
   if (!payment || payment.status !== 'PENDING') return 'busy';
+  const order = payment.orderId ? await findOrder(ctx.db, payment.orderId) : undefined;
+  if (payment.kind === 'order' && order?.status !== 'awaitingPayment') return 'busy';
   const lease = await claimCharge(ctx.db, 'payments', paymentId, chargeLeaseMs(ctx.config));
   if (!lease) return 'busy';
   try {
-    const request = { customerId: payment.customerId, amountCents: payment.amountCents, currency: payment.currency, reference: paymentId, idempotencyKey: chargeKeys.oneOff(paymentId) };
+    // The reference the charge was made under: the order's id for an order, the payment's own otherwise.
+    const reference = order ? order.id : paymentId;
+    const request = { customerId: payment.customerId, amountCents: payment.amountCents, currency: payment.currency, reference, idempotencyKey: payment.idempotencyKey };
     const result = await settledByLedger(ctx.services.payments, { request, recordedChargeIds: async () => [] });
     if (!result) {
       await markChargeNotMade(ctx.db, 'payments', paymentId, lease.token);
       return 'not-charged';
     }
-    await settleOneOffPayment(ctx.db, paymentId, { status: result.charged ? 'PAID' : 'FAILED', chargeId: result.chargeId, reason: result.charged ? undefined : 'insufficient balance' });
+    if (order) {
+      await followUp(ctx.queues, await settleOrderCharge(ctx.db, order, result, 'ledger'));
+    } else {
+      await settlePayment(ctx.db, paymentId, { status: result.charged ? 'PAID' : 'FAILED', chargeId: result.chargeId, reason: result.charged ? undefined : 'insufficient balance' });
+    }
     return 'settled';
   } catch (err) {
     await releaseCharge(ctx.db, 'payments', paymentId, lease).catch(() => undefined);

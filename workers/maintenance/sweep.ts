@@ -6,6 +6,9 @@ import { chargesOwed, oneOffPaymentsOwed } from '../../shared/billing/owed.js';
 import { setRunJob, unfinishedRuns } from '../../shared/billing/runs.js';
 import { pendingMessageIds } from '../../shared/callbacks/messages.js';
 import { invoiceIdsInStatus } from '../../shared/invoices/store.js';
+import { pendingMailIds } from '../../shared/mail/mails.js';
+import { stepFor } from '../../shared/orders/status.js';
+import { unfinishedOrders } from '../../shared/orders/store.js';
 import { pendingNotifications } from '../../shared/sdi/notifications.js';
 import type { JobContext } from '../types.js';
 
@@ -21,6 +24,10 @@ export interface SweepCounts {
   callbacks: number;
   charges: number;
   oneOffPayments: number;
+  /** Unfinished orders: each one's next step (checkout, fulfil or refund). */
+  orderSteps: number;
+  /** Customer mails still to send. */
+  mails: number;
   /** Runs whose job was gone, queued again. */
   runs: number;
 }
@@ -34,7 +41,7 @@ export async function sweep(_payload: Payload, ctx: JobContext): Promise<SweepCo
   await upsertJobSchedulers(ctx.queues, ctx.config);
   const { db, queues } = ctx;
   const now = new Date();
-  const counts: SweepCounts = { sends: 0, notifications: 0, callbacks: 0, charges: 0, oneOffPayments: 0, runs: 0 };
+  const counts: SweepCounts = { sends: 0, notifications: 0, callbacks: 0, charges: 0, oneOffPayments: 0, orderSteps: 0, mails: 0, runs: 0 };
 
   counts.sends = await everyPage(
     (after) => invoiceIdsInStatus(db, 'INTERNAL_INVOICE_TOBE_SENT', after, SWEEP_PAGE),
@@ -85,6 +92,23 @@ export async function sweep(_payload: Payload, ctx: JobContext): Promise<SweepCo
     (after) => oneOffPaymentsOwed(db, now, after, SWEEP_PAGE),
     (id) => id,
     (ids) => queues.addBulk('charge', 'one-off', ids.map((paymentId) => ({ data: { paymentId }, jobId: jobIds.oneOffCharge(paymentId) }))),
+  );
+
+  counts.orderSteps = await everyPage(
+    (after) => unfinishedOrders(db, after, SWEEP_PAGE),
+    (o) => o.id,
+    async (page) => {
+      for (const step of ['checkout', 'fulfil', 'refund'] as const) {
+        const ids = page.filter((o) => stepFor(o.status, o.refundOwed) === step).map((o) => o.id);
+        if (ids.length) await queues.addBulk('orders', step, ids.map((orderId) => ({ data: { orderId }, jobId: jobIds.orderStep(orderId, step) })));
+      }
+    },
+  );
+
+  counts.mails = await everyPage(
+    (after) => pendingMailIds(db, after, SWEEP_PAGE),
+    (id) => id,
+    (ids) => queues.addBulk('mail', 'send', ids.map((mailId) => ({ data: { mailId }, jobId: jobIds.mail(mailId) }))),
   );
 
   // Runs are few: look for each one's job, since a scheduled run's job id is the scheduler's, not one we can derive.

@@ -8,12 +8,18 @@ export interface GuardedPaymentProvider extends PaymentProvider {
   shutdown(): void;
 }
 
-/** Only "no usable answer" counts against the provider: a refusal (unknown customer, a decline, a key in use) is a healthy answer. */
+/**
+ * Every call of the provider goes through the one breaker: they share its servers, so an outage seen by one is an
+ * outage for all. Only "no usable answer" counts against the provider: a refusal (unknown customer, a decline, a
+ * refused refund, a key in use) is a healthy answer.
+ */
 export function withCircuitBreaker(provider: PaymentProvider, options: { resetMs: number; log: Logger }): GuardedPaymentProvider {
   const breaker = createBreaker({ dependency: 'payment provider', resetMs: options.resetMs, isOutage: (err) => err instanceof NetworkError, log: options.log });
   return {
     charge: (request) => breaker.run(() => provider.charge(request)),
     chargesFor: (reference) => breaker.run(() => provider.chargesFor(reference)),
+    account: (customerId) => breaker.run(() => provider.account(customerId)),
+    refund: (request) => breaker.run(() => provider.refund(request)),
     get open() {
       return breaker.open;
     },

@@ -1,4 +1,4 @@
-// A PaymentProvider over HTTP: speaks the provider contract (POST /charges with an Idempotency-Key, GET /charges?reference=) to any server that implements it.
+// A PaymentProvider over HTTP: speaks the provider contract (POST /charges and POST /refunds with an Idempotency-Key, GET /charges?reference=, GET /accounts/:customerId) to any server that implements it.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { z } from 'zod';
@@ -9,18 +9,23 @@ import {
   KeyInUseError,
   NetworkError,
   ProviderRejectedError,
+  RefundRefusedError,
   type PaymentProvider,
   type ProviderCharge,
 } from './provider.js';
 
 export interface HttpPaymentProviderOptions {
-  /** Where the provider lives; `/charges` is appended, with or without a trailing `/` here. */
+  /** Where the provider lives; `/charges`, `/refunds` and `/accounts/…` are appended, with or without a trailing `/` here. */
   baseUrl: string;
   /** How long one call may take, answer body included, before it counts as no answer. */
   timeoutMs: number;
 }
 
 const chargeAnswer = z.object({ id: z.string().min(1), charged: z.boolean() });
+
+const refundAnswer = z.object({ id: z.string().min(1), refunded: z.boolean() });
+
+const accountAnswer = z.object({ balance: z.number().int(), currency: z.string() });
 
 const ledgerAnswer = z.object({
   data: z.array(
@@ -31,6 +36,9 @@ const ledgerAnswer = z.object({
       currency: z.string(),
       charged: z.boolean(),
       createdAt: z.string(),
+      // Optional: a provider from before refunds lists no refunds, and its charges read as never refunded.
+      refunded: z.number().int().optional(),
+      refunds: z.array(z.object({ id: z.string().min(1), amount: z.number().int(), createdAt: z.string() })).optional(),
     }),
   ),
 });
@@ -48,7 +56,9 @@ interface Answer {
 }
 
 export function createHttpPaymentProvider(options: HttpPaymentProviderOptions): PaymentProvider {
-  const chargesUrl = new URL(`${options.baseUrl.replace(/\/+$/, '')}/charges`);
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const chargesUrl = new URL(`${baseUrl}/charges`);
+  const refundsUrl = new URL(`${baseUrl}/refunds`);
   const { timeoutMs } = options;
   // node:http over a keep-alive pool rather than fetch: the same pooled connections at a fraction of fetch's CPU per
   // request, which is what bounds a worker's charges per second once the provider is slow and concurrency is high.
@@ -136,7 +146,52 @@ export function createHttpPaymentProvider(options: HttpPaymentProviderOptions): 
       // A provider that ignored the filter would hand us other references' charges, and one of them could pass for ours.
       return parsed.data.data
         .filter((entry) => entry.reference === reference)
-        .map(({ id, amount, currency, charged, createdAt }): ProviderCharge => ({ id, reference, amountCents: amount, currency, charged, createdAt }));
+        .map(
+          ({ id, amount, currency, charged, createdAt, refunds = [] }): ProviderCharge => ({
+            id,
+            reference,
+            amountCents: amount,
+            currency,
+            charged,
+            createdAt,
+            refunds: refunds.map((r) => ({ id: r.id, amountCents: r.amount, createdAt: r.createdAt })),
+          }),
+        );
+    },
+
+    async account(customerId) {
+      // Encoded: a customer id with a `/` or a `?` must stay one path segment, not reach another route.
+      const response = await answerOf(new URL(`${baseUrl}/accounts/${encodeURIComponent(customerId)}`));
+      const { status, text } = response;
+      if (status >= 200 && status < 300) {
+        const parsed = accountAnswer.safeParse(parseJson(text));
+        if (!parsed.success) {
+          throw new NetworkError(`payment provider answered ${status} to GET /accounts with an unexpected body: ${excerpt(text)}`);
+        }
+        return { balanceCents: parsed.data.balance, currency: parsed.data.currency };
+      }
+      // By the code, as for a charge: the 404 of a wrong base URL is no unknown customer.
+      if (status === 404 && refusal(text).code === 'customer_not_found') throw new CustomerNotFoundError(customerId);
+      throw failure(response);
+    },
+
+    async refund(request) {
+      const { chargeId, amountCents, reference, idempotencyKey } = request;
+      const response = await answerOf(refundsUrl, { body: JSON.stringify({ chargeId, amount: amountCents, reference }), idempotencyKey });
+      const { status, text } = response;
+      if (status >= 200 && status < 300) {
+        const parsed = refundAnswer.safeParse(parseJson(text));
+        if (!parsed.success) {
+          throw new NetworkError(`payment provider answered ${status} to POST /refunds with an unexpected body: ${excerpt(text)}`);
+        }
+        return { refundId: parsed.data.id, refunded: parsed.data.refunded };
+      }
+      // By the code and its status, as for a charge: a refusal of this refund, which the same request will meet again.
+      const { code, message } = refusal(text);
+      if (status === 404 && code === 'charge_not_found') throw new RefundRefusedError(code, message ?? '');
+      if (status === 409 && (code === 'charge_not_captured' || code === 'refund_exceeds_charge')) throw new RefundRefusedError(code, message ?? '');
+      if (status === 409 && code === 'idempotency_key_in_use') throw new KeyInUseError(idempotencyKey, parseRetryAfter(response.retryAfter));
+      throw failure(response);
     },
   };
 }
