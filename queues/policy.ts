@@ -56,8 +56,9 @@ export function queuePolicies(
     // Like a charge, every step is safe to run again after any crash (compare-and-set, leases, idempotency keys): an
     // order's step survives many lost workers; a fulfilment or payment outage of an hour is ridden out before a refund.
     orders: { attempts: OUTAGE_ATTEMPTS, backoff: outage, concurrency: 20, maxStalledCount: 20 },
-    // An SMTP outage of an hour or two is ridden out; while the breaker is open no attempt is spent.
-    mail: { attempts: OUTAGE_ATTEMPTS, backoff: outage, concurrency: 5, maxStalledCount: 1 },
+    // An SMTP outage of an hour or two is ridden out; while the breaker is open no attempt is spent. A mail whose worker
+    // died mid-send is sent again (under the same Message-ID) rather than left unsent in the DLQ by a rolling restart.
+    mail: { attempts: OUTAGE_ATTEMPTS, backoff: outage, concurrency: 5, maxStalledCount: 20 },
     reports: { attempts: OUTAGE_ATTEMPTS, backoff: outage, concurrency: 1, maxStalledCount: 1 },
     // A sweep or a reconcile that fails is also replaced by the next one on the schedule; retrying it costs nothing.
     maintenance: { attempts: OUTAGE_ATTEMPTS, backoff: outage, concurrency: 2, maxStalledCount: 5 },

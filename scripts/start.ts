@@ -1,4 +1,4 @@
-// `npm start`: the whole system in one process on embedded defaults — migrations, seed, API, Bull Board and workers.
+// `npm start`: the whole system in one process on embedded defaults — migrations, seed, API, Bull Board, workers and the development stand-ins.
 // package.json runs it as `exec node --import tsx scripts/start.ts`: the shell (dash does not exec a lone command)
 // and tsx's own CLI (a parent process around node) would each be a process between npm and this one that takes
 // npm's SIGTERM and dies without passing it on, leaving this process and its redis-server running as orphans.
@@ -21,6 +21,7 @@ import { startFleet } from '../workers/fleet.js';
 import { startSweepClock } from '../workers/sweep-clock.js';
 import { DEMO_ACCOUNTS, seedDevelopment, submitDemoInvoices } from './demo-data.js';
 import { RedisServer } from './redis-server.js';
+import { FulfilmentSandbox } from './sandboxes/fulfilment-service.js';
 import { PaymentSandbox } from './sandboxes/payment-provider.js';
 import { SdiSimulator } from './sandboxes/sdi-simulator.js';
 
@@ -112,6 +113,9 @@ const simulator = withRedis.smtpUrl
       apiUrl: `http://127.0.0.1:${port}`,
       apiKey,
       delayMs: withRedis.sdiSimulatorDelayMs,
+      // It is the development mail server for customers too: their mail is kept, readable, in the mailbox folder.
+      mailboxDir: resolve(withRedis.mailboxDir),
+      sdiAddress: withRedis.sdiAddress,
       log: log.child({ component: 'sdi-simulator' }),
       xsd: wiring.ctx.xsd,
     });
@@ -119,10 +123,15 @@ const simulator = withRedis.smtpUrl
 const paymentSandbox = withRedis.paymentProviderUrl
   ? undefined
   : await PaymentSandbox.start({ accounts: DEMO_ACCOUNTS, latencyMs: [20, 80], log: log.child({ component: 'payment-sandbox' }) });
+// Without FULFILMENT_URL paid orders go to the sandbox fulfilment service: slow, and failing one call in ten.
+const fulfilmentSandbox = withRedis.fulfilmentUrl
+  ? undefined
+  : await FulfilmentSandbox.start({ latencyMs: [200, 1000], rates: { failure: 0.1 }, log: log.child({ component: 'fulfilment-sandbox' }) });
 const effective: Config = {
   ...withRedis,
   smtpUrl: simulator ? simulator.smtpUrl : withRedis.smtpUrl,
   paymentProviderUrl: paymentSandbox ? paymentSandbox.url : withRedis.paymentProviderUrl,
+  fulfilmentUrl: fulfilmentSandbox ? fulfilmentSandbox.url : withRedis.fulfilmentUrl,
 };
 
 const fleet = startFleet({ ...wiring.ctx, config: effective });
@@ -146,12 +155,19 @@ console.log(
     paymentSandbox
       ? `  Payments:     sandbox provider at ${paymentSandbox.url} (its ledger: ${paymentSandbox.url}/charges)`
       : `  Payments:     ${effective.paymentProviderUrl}`,
+    fulfilmentSandbox
+      ? `  Fulfilment:   sandbox at ${fulfilmentSandbox.url} (its log: ${fulfilmentSandbox.url}/fulfilments; make it refuse: PUT ${fulfilmentSandbox.url}/settings {"rates":{"refuse":1}})`
+      : `  Fulfilment:   ${effective.fulfilmentUrl}`,
+    simulator
+      ? `  Mailbox:      mail to customers kept in ${resolve(effective.mailboxDir)} (one .eml per message)`
+      : `  Mail:         to customers from ${effective.mailFrom} through ${redactPassword(effective.smtpUrl!)}`,
     `  Billing:      "${effective.billingCron}" in ${effective.billingTz}${demoInvoices ? `; ${demoInvoices} demo invoices submitted` : ''}`,
     `  Reports:      ${resolve(effective.reportsDir)} every ${effective.reportsEveryMinutes} minutes`,
     '',
     `  curl -H "Authorization: Bearer ${apiKey}" ${base}/v1/customers`,
     `  curl -X POST -H "Authorization: Bearer ${apiKey}" ${base}/v1/billing/runs`,
     `  curl -H "Authorization: Bearer ${apiKey}" ${base}/v1/payments`,
+    `  curl -X POST -H "Authorization: Bearer ${apiKey}" -H "Content-Type: application/json" -d '{"customerId":"demo-rossi","amount":"25.00","currency":"EUR"}' ${base}/v1/orders`,
     '',
   ].join('\n'),
 );
@@ -162,6 +178,7 @@ onShutdown(async () => {
   await fleet.close(effective.shutdownGraceMs);
   await simulator?.close();
   await paymentSandbox?.close();
+  await fulfilmentSandbox?.close();
   await wiring.close();
   await privateRedis?.shutdown();
 }, log);

@@ -81,6 +81,8 @@ export function ordersRoutes(define: DefineRoute, ctx: AppContext): void {
         // With a key the id derives from it and from when it was first used, so a request replayed after a crash finds
         // the order it placed, and the same key a day later places a new one.
         const id = key && use ? stableId('order', principal.userId, key, use.createdAt) : newId();
+        // From here an order may exist: should this request fail, a retry with the key must find it (same id), not place another.
+        if (use) use.holdOnFailure = true;
         const order = await placeOrder(ctx, {
           id,
           customerId: customer.id,

@@ -183,7 +183,9 @@ export class SdiSimulator {
       this.options.log.info({ to: recipients, subject }, 'SdI simulator: mail not for the SdI dropped (no mailbox folder)');
       return;
     }
-    const base = `${fileStamp(new Date())}_${(recipients[0] ?? 'nobody').replace(/[^A-Za-z0-9_.@+-]/g, '_')}`;
+    // Safe in a file name on any system, and short enough for one (an address may be 254 characters).
+    const recipient = (recipients[0] ?? 'nobody').replace(/[^A-Za-z0-9_.@+-]/g, '_').slice(0, 150);
+    const base = `${fileStamp(new Date())}_${recipient}`;
     const file = await writeNewFile(dir, base, '.eml', raw);
     this.mailbox.push({ to: recipients, subject, file });
     this.options.log.info({ to: recipients, subject, file }, 'SdI simulator kept a mail to a customer');

@@ -7,18 +7,21 @@ export interface RenderedNotice {
 }
 
 function orderFailed(notice: OrderFailedNotice): RenderedNotice {
+  const amount = `${notice.amount} ${notice.currency}`;
   return {
     subject: `Your order ${notice.orderId} could not be completed`,
     text: [
       `Hello ${notice.customerName},`,
       '',
-      `We could not complete your order ${notice.orderId} of ${notice.amount} ${notice.currency}.`,
-      `Reason: ${notice.reason}.`,
+      `We could not complete your order ${notice.orderId} for ${amount}.`,
+      `Reason: ${notice.reason.replace(/\.+$/, '')}.`,
       '',
       'What you can do:',
-      '- top up your account, or choose another payment method, and place the order again;',
-      '- if something looks wrong, reply to this email or contact our support team, quoting the order number above.',
+      '- top up your account, or choose another payment method, then place the order again;',
+      `- for any question, reply to this email or contact our support team, quoting order ${notice.orderId}.`,
       '',
+      `Order: ${notice.orderId}`,
+      `Amount: ${amount}`,
       `Customer: ${notice.customerId}`,
       '',
       'Antaeus',

@@ -67,7 +67,7 @@ export function toOrder(r: Row): Order {
   };
 }
 
-/** The public JSON shape: the amount as a decimal string in the currency's units, as it was given; links to follow. */
+/** The public JSON shape: the amount as a decimal string with two decimals in the currency's units; links to follow. */
 export function orderView(o: Order) {
   return {
     id: o.id,

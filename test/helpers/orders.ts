@@ -48,6 +48,8 @@ export class MailCatcher {
         });
       },
     });
+    // A client killed mid-session (a worker SIGKILLed while sending) resets its connection: expected, not a crash.
+    server.on('error', () => undefined);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     catcher = new MailCatcher(server, (server.server.address() as AddressInfo).port);
     return catcher;
