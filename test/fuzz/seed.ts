@@ -1,4 +1,4 @@
-// What the fuzzer's requests name: a customer, an operator and a client with keys, an invoice through the SdI loop, a payment, a run, a report.
+// What the fuzzer's requests name: a customer, an operator and a client with keys, an invoice through the SdI loop, a payment, orders, a run, a report.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,12 @@ export interface Seeded {
   receiptId: string;
   paymentId: string;
   paymentRefId: string;
+  /** A `created` order, for getOrder (and listOrders' filters). */
+  orderId: string;
+  /** Another `created` order, which only cancelOrder's contract request names: it is canceled once, answering 200. */
+  cancelOrderId: string;
+  /** An order canceled while seeding, for cancelOrder's documented 409 (`order_not_cancelable`). */
+  canceledOrderId: string;
   billingRunId: string;
   reportId: string;
 }
@@ -55,6 +61,8 @@ export async function seed(system: TestSystem, baseUrl: string, smtpPort: number
 
   const inboxDir = await mkdtemp(join(tmpdir(), 'antaeus-fuzz-sdi-'));
   const simulator = await SdiSimulator.start({ inboxDir, apiUrl: baseUrl, apiKey: operator.apiKey, delayMs: 0, port: smtpPort, log });
+  // Only what the invoice's SdI loop needs, and never `orders`: the seeded orders must stay `created` (the fleet is
+  // closed before they are placed anyway, and no other worker runs while fuzzing).
   const fleet = system.startWorkers(['invoice-save', 'sdi-send']);
   let invoice: { id: string; sdi: { fileName: string } };
   try {
@@ -77,6 +85,16 @@ export async function seed(system: TestSystem, baseUrl: string, smtpPort: number
   const notified = await asOperator('POST', '/v1/sdi/notifications', 202, receipt, 'application/xml');
   const spareKey = await asOperator('POST', `/v1/users/${client.userId}/api-keys`, 201);
   const payment = await asOperator('POST', '/v1/payments', 202, { customerId, amount: '12.50', currency: 'EUR', description: 'fuzz seed' });
+  // Orders placed through the API (as the operator); their checkout jobs wait in Redis with no worker to take them.
+  const placeOrder = async () => {
+    const order = await asOperator('POST', '/v1/orders', 202, { customerId, amount: '12.50', currency: 'EUR' });
+    if (order.status !== 'created') throw new Error(`seeding: the order ${order.id} is ${order.status}, not created`);
+    return order.id as string;
+  };
+  const orderId = await placeOrder();
+  const cancelOrderId = await placeOrder();
+  const canceledOrderId = await placeOrder();
+  await asOperator('DELETE', `/v1/orders/${canceledOrderId}`, 200);
   const run = await asOperator('POST', '/v1/billing/runs', 202, { cutoffDate: '2026-11-30' });
   const report = await asOperator('POST', '/v1/reports', 202, { type: 'dlq-report' });
 
@@ -91,6 +109,9 @@ export async function seed(system: TestSystem, baseUrl: string, smtpPort: number
     receiptId: notified.receiptId,
     paymentId: payment.id,
     paymentRefId: payment.paymentRefId,
+    orderId,
+    cancelOrderId,
+    canceledOrderId,
     billingRunId: run.id,
     reportId: report.id,
   };

@@ -70,6 +70,22 @@ describe('the order saga after a crash', () => {
     expect((done.events as { to: string; details: { from?: string } }[]).find((e) => e.to === 'awaitingFulfillment')!.details.from).to.equal('the provider ledger');
   });
 
+  it('left an unknown charge behind (its job in the DLQ): maintenance/reconcile settles it from the ledger and the order goes on', async () => {
+    const id = await placeAndLoseJobs();
+    const { db, queues } = t.system.ctx;
+    await startCheckout(db, id);
+    await awaitPayment(db, await order(id), { balanceCents: 1_000_000_00 });
+    const o = await order(id);
+    t.payments.ledger.charge({ customerId: o.customerId, amount: o.amountCents, currency: o.currency, reference: id }, `order-${id}`);
+    await db('payments').where({ id: o.paymentId! }).update({ charge_calls: 1 });
+    t.system.startWorkers(['orders', 'mail', 'callback', 'maintenance']);
+    const events = await t.system.events('maintenance');
+    const job = await queues.add('maintenance', 'reconcile', {}, { jobId: 'reconcile-after-crash' });
+    expect(await job.waitUntilFinished(events, 10_000)).to.deep.equal({ settled: 1, notCharged: 0, busy: 0 });
+    await t.waitForStatus(id, 'finished');
+    expect(charged(id)).to.have.length(1);
+  });
+
   it('died after the charge was recorded, before queueing fulfilment: the sweep fulfils it once', async () => {
     const id = await placeAndLoseJobs();
     const { db } = t.system.ctx;

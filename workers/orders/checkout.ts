@@ -10,7 +10,7 @@ import { awaitPayment, failOrder, INSUFFICIENT_BALANCE, refuseOrderCharge, settl
 import { findOrder, noteStuck } from '../../shared/orders/store.js';
 import { formatCents } from '../../shared/platform/money.js';
 import type { JobContext } from '../types.js';
-import { followUp } from './follow-up.js';
+import { followUp, followUpUnsent } from './follow-up.js';
 
 type Payload = JobData<'orders', 'checkout'>;
 
@@ -34,10 +34,12 @@ export async function checkoutOrder({ orderId }: Payload, ctx: JobContext): Prom
         await charge(order, ctx);
         continue;
       case 'awaitingFulfillment':
-        // Paid already (a retry after a crash past the charge): make sure the next step is queued.
+        // Paid already (a retry after a crash past the charge): make sure the next step and what was written are queued.
         await ctx.queues.add('orders', order.refundReason ? 'refund' : 'fulfil', { orderId }, { jobId: jobIds.orderStep(orderId, order.refundReason ? 'refund' : 'fulfil') });
+        await followUpUnsent(ctx, orderId);
         return { status: order.status };
       default:
+        await followUpUnsent(ctx, orderId);
         return { status: order.status };
     }
   }

@@ -7,7 +7,7 @@ import type { Order } from '../../shared/orders/order.js';
 import { finishOrder } from '../../shared/orders/saga.js';
 import { countCall, findOrder, recordRefundOwed } from '../../shared/orders/store.js';
 import type { JobContext } from '../types.js';
-import { followUp } from './follow-up.js';
+import { followUp, followUpUnsent } from './follow-up.js';
 
 type Payload = JobData<'orders', 'fulfil'>;
 
@@ -17,7 +17,10 @@ export const fulfilmentKey = (orderId: string): string => `order-${orderId}-fulf
 export async function fulfilOrder({ orderId }: Payload, ctx: JobContext): Promise<{ status: string; refundOwed?: string }> {
   const order = await findOrder(ctx.db, orderId);
   if (!order) throw new UnrecoverableError(`order ${orderId} does not exist`);
-  if (order.status === 'finished' || order.status === 'refunded') return { status: order.status };
+  if (order.status === 'finished' || order.status === 'refunded') {
+    await followUpUnsent(ctx, orderId);
+    return { status: order.status };
+  }
   if (order.status !== 'awaitingFulfillment') throw new UnrecoverableError(`order ${orderId} is ${order.status}: only a paid order is fulfilled`);
   if (order.refundReason) return queueRefund(order, order.refundReason, ctx);
   // Never fulfil what was not paid: the payment is read, not inferred from the status alone.

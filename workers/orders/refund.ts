@@ -7,7 +7,7 @@ import type { Order } from '../../shared/orders/order.js';
 import { completeRefund } from '../../shared/orders/saga.js';
 import { countCall, findOrder, noteStuck } from '../../shared/orders/store.js';
 import type { JobContext } from '../types.js';
-import { followUp } from './follow-up.js';
+import { followUp, followUpUnsent } from './follow-up.js';
 
 type Payload = JobData<'orders', 'refund'>;
 
@@ -17,7 +17,10 @@ export const refundKey = (orderId: string, chargeId: string): string => `refund-
 export async function refundOrder({ orderId }: Payload, ctx: JobContext): Promise<{ status: string; refundId?: string }> {
   const order = await findOrder(ctx.db, orderId);
   if (!order) throw new UnrecoverableError(`order ${orderId} does not exist`);
-  if (order.status === 'refunded') return { status: order.status, refundId: order.refundId ?? undefined };
+  if (order.status === 'refunded') {
+    await followUpUnsent(ctx, orderId);
+    return { status: order.status, refundId: order.refundId ?? undefined };
+  }
   if (order.status !== 'awaitingFulfillment' || !order.refundReason) {
     throw new UnrecoverableError(`order ${orderId} is ${order.status} and owes no refund`);
   }
