@@ -144,6 +144,7 @@ describe('Redis durability check', function () {
       ADMIN_PASSWORD: 'a-production-password',
       SMTP_URL: 'smtp://127.0.0.1:1',
       PAYMENT_PROVIDER_URL: 'http://127.0.0.1:1',
+      FULFILMENT_URL: 'http://127.0.0.1:1',
       SELLER_NAME: 'Antaeus S.r.l.',
       SELLER_VAT_NUMBER: 'IT01234567897',
       SELLER_STREET: 'Via dei Giganti 1',
