@@ -1,5 +1,6 @@
 // Idempotency-Key for POST requests (Stripe's rules): the same key and body get the first answer, another body 422, a request still running 409.
 import { createHash } from 'node:crypto';
+import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { nowIso, toIso } from '../shared/platform/db.js';
 import { ApiError } from './errors.js';
@@ -123,4 +124,27 @@ async function runAndStore(
     .where({ user_id: userId, key, locked_at: lockedAt, status: 'in_progress' })
     .update({ status: 'done', response_status: response.status, response_body: JSON.stringify(response.body), locked_at: nowIso() });
   return response;
+}
+
+/**
+ * Serves a POST that honours an `Idempotency-Key`: checks the header, runs `handle` once per (user, key) through
+ * {@link idempotent} when there is one (and plainly when not), and marks a replayed answer `Idempotent-Replayed`.
+ * `path` names the route in the fingerprint, so one key cannot be replayed across routes.
+ */
+export async function answerIdempotently(
+  db: Knex,
+  req: Request,
+  res: Response,
+  path: string,
+  handle: (use?: KeyUse) => Promise<StoredResponse>,
+): Promise<StoredResponse> {
+  const key = req.get('idempotency-key');
+  if (key === undefined) return handle();
+  if (!KEY_PATTERN.test(key)) {
+    throw new ApiError(400, 'invalid_request', 'invalid Idempotency-Key', [{ field: 'Idempotency-Key', message: '1 to 255 printable ASCII characters' }]);
+  }
+  const { userId } = res.locals.principal as { userId: string };
+  const answer = await idempotent(db, { userId, key, fingerprint: requestFingerprint('POST', path, req.body) }, handle);
+  if (answer.replayed) res.set('Idempotent-Replayed', 'true');
+  return answer;
 }

@@ -19,7 +19,7 @@ import { errorBody, idempotencyKeyHeader, pageOf } from '../contract/components.
 import type { DefineRoute } from '../contract/route-table.js';
 import { ApiError, notFound } from '../errors.js';
 import { assertCallbackUrl, requireCustomer } from '../guards.js';
-import { idempotent, KEY_PATTERN, requestFingerprint, type KeyUse, type StoredResponse } from '../idempotency.js';
+import { answerIdempotently, type KeyUse, type StoredResponse } from '../idempotency.js';
 import { RATE_COST } from '../rate-limit.js';
 import { orderDetail, orderSchema } from './orders.schemas.js';
 
@@ -69,9 +69,6 @@ export function ordersRoutes(define: DefineRoute, ctx: AppContext): void {
     async ({ body: input }, req, res) => {
       const { principal } = res.locals;
       const key = req.get('idempotency-key');
-      if (key !== undefined && !KEY_PATTERN.test(key)) {
-        throw new ApiError(400, 'invalid_request', 'invalid Idempotency-Key', [{ field: 'Idempotency-Key', message: '1 to 255 printable ASCII characters' }]);
-      }
       const place = async (use?: KeyUse): Promise<StoredResponse> => {
         requireCustomer(principal, input.customerId);
         const customer = await findCustomer(ctx.db, input.customerId);
@@ -94,10 +91,7 @@ export function ordersRoutes(define: DefineRoute, ctx: AppContext): void {
         });
         return { status: 202, body: orderView(order) };
       };
-      const answer = key
-        ? await idempotent(ctx.db, { userId: principal.userId, key, fingerprint: requestFingerprint('POST', '/v1/orders', req.body) }, place)
-        : { ...(await place()), replayed: false };
-      if (answer.replayed) res.set('Idempotent-Replayed', 'true');
+      const answer = await answerIdempotently(ctx.db, req, res, '/v1/orders', place);
       res
         .status(answer.status)
         .location(`/v1/orders/${(answer.body as { id: string }).id}`)

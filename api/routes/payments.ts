@@ -13,7 +13,7 @@ import { errorBody, idempotencyKeyHeader, pageOf } from '../contract/components.
 import type { DefineRoute } from '../contract/route-table.js';
 import { ApiError, notFound } from '../errors.js';
 import { requireCustomer } from '../guards.js';
-import { idempotent, KEY_PATTERN, requestFingerprint, type KeyUse, type StoredResponse } from '../idempotency.js';
+import { answerIdempotently, type KeyUse, type StoredResponse } from '../idempotency.js';
 import { RATE_COST } from '../rate-limit.js';
 import { paymentSchema } from './payments.schemas.js';
 
@@ -96,9 +96,6 @@ export function paymentsRoutes(define: DefineRoute, ctx: AppContext): void {
     async ({ body: input }, req, res) => {
       const { principal } = res.locals;
       const key = req.get('idempotency-key');
-      if (key !== undefined && !KEY_PATTERN.test(key)) {
-        throw new ApiError(400, 'invalid_request', 'invalid Idempotency-Key', [{ field: 'Idempotency-Key', message: '1 to 255 printable ASCII characters' }]);
-      }
       const create = async (use?: KeyUse): Promise<StoredResponse> => {
         requireCustomer(principal, input.customerId);
         if (!(await findCustomer(ctx.db, input.customerId))) {
@@ -131,10 +128,7 @@ export function paymentsRoutes(define: DefineRoute, ctx: AppContext): void {
         }
         return { status: 202, body: paymentView((await findPayment(ctx.db, id))!) };
       };
-      const answer = key
-        ? await idempotent(ctx.db, { userId: principal.userId, key, fingerprint: requestFingerprint('POST', '/v1/payments', req.body) }, create)
-        : { ...(await create()), replayed: false };
-      if (answer.replayed) res.set('Idempotent-Replayed', 'true');
+      const answer = await answerIdempotently(ctx.db, req, res, '/v1/payments', create);
       const answered = answer.body as { id: string };
       res.status(answer.status).location(`/v1/payments/${answered.id}`).json(answer.body);
     },

@@ -33,6 +33,22 @@ describe('the order saga after a crash', () => {
   }
 
   const order = async (id: string) => (await findOrder(t.system.ctx.db, id))!;
+
+  /** Checkout got as far as the charge call: the order awaits payment, and the provider charged it under the order's key. Returns the charge id. */
+  async function chargedAtProvider(id: string): Promise<string> {
+    const { db } = t.system.ctx;
+    await startCheckout(db, id);
+    await awaitPayment(db, await order(id), { balanceCents: 1_000_000_00 });
+    const o = await order(id);
+    const answer = t.payments.ledger.charge({ customerId: o.customerId, amount: o.amountCents, currency: o.currency, reference: id }, `order-${id}`);
+    return (answer.body as { id: string }).id;
+  }
+
+  /** The charge call was made and its answer lost: only the count of calls says so. */
+  const answerLost = async (id: string) => void (await t.system.ctx.db('payments').where({ id: (await order(id)).paymentId! }).update({ charge_calls: 1 }));
+
+  /** The charge recorded: the order is paid and awaits fulfilment. */
+  const recordCharge = async (id: string, chargeId: string) => void (await settleOrderCharge(t.system.ctx.db, await order(id), { charged: true, chargeId }, 'charge'));
   const charged = (id: string) => t.payments.ledger.entries({ reference: id }).filter((e) => e.charged);
 
   beforeEach(async () => {
@@ -56,13 +72,8 @@ describe('the order saga after a crash', () => {
 
   it('died mid-charge (the provider charged, the answer was lost, and it forgot the key): the ledger settles it, nothing is charged twice', async () => {
     const id = await placeAndLoseJobs();
-    const { db } = t.system.ctx;
-    await startCheckout(db, id);
-    await awaitPayment(db, await order(id), { balanceCents: 1_000_000_00 });
-    const o = await order(id);
-    // The call that was made: the provider took the money under the order's key; we recorded only that a call began.
-    t.payments.ledger.charge({ customerId: o.customerId, amount: o.amountCents, currency: o.currency, reference: id }, `order-${id}`);
-    await db('payments').where({ id: o.paymentId! }).update({ charge_calls: 1 });
+    await chargedAtProvider(id);
+    await answerLost(id);
     t.payments.forgetKeys();
     await sweep();
     const done = await t.waitForStatus(id, 'finished');
@@ -72,12 +83,9 @@ describe('the order saga after a crash', () => {
 
   it('left an unknown charge behind (its job in the DLQ): maintenance/reconcile settles it from the ledger and the order goes on', async () => {
     const id = await placeAndLoseJobs();
-    const { db, queues } = t.system.ctx;
-    await startCheckout(db, id);
-    await awaitPayment(db, await order(id), { balanceCents: 1_000_000_00 });
-    const o = await order(id);
-    t.payments.ledger.charge({ customerId: o.customerId, amount: o.amountCents, currency: o.currency, reference: id }, `order-${id}`);
-    await db('payments').where({ id: o.paymentId! }).update({ charge_calls: 1 });
+    const { queues } = t.system.ctx;
+    await chargedAtProvider(id);
+    await answerLost(id);
     t.system.startWorkers(['orders', 'mail', 'callback', 'maintenance']);
     const events = await t.system.events('maintenance');
     const job = await queues.add('maintenance', 'reconcile', {}, { jobId: 'reconcile-after-crash' });
@@ -88,12 +96,7 @@ describe('the order saga after a crash', () => {
 
   it('died after the charge was recorded, before queueing fulfilment: the sweep fulfils it once', async () => {
     const id = await placeAndLoseJobs();
-    const { db } = t.system.ctx;
-    await startCheckout(db, id);
-    await awaitPayment(db, await order(id), { balanceCents: 1_000_000_00 });
-    const o = await order(id);
-    const answer = t.payments.ledger.charge({ customerId: o.customerId, amount: o.amountCents, currency: o.currency, reference: id }, `order-${id}`);
-    await settleOrderCharge(db, o, { charged: true, chargeId: (answer.body as { id: string }).id }, 'charge');
+    await recordCharge(id, await chargedAtProvider(id));
     await sweep();
     await t.waitForStatus(id, 'finished');
     expect(charged(id)).to.have.length(1);
@@ -104,11 +107,7 @@ describe('the order saga after a crash', () => {
     t.fulfilment.setRates({ refuse: 1 });
     const id = await placeAndLoseJobs();
     const { db } = t.system.ctx;
-    await startCheckout(db, id);
-    await awaitPayment(db, await order(id), { balanceCents: 1_000_000_00 });
-    const o = await order(id);
-    const answer = t.payments.ledger.charge({ customerId: o.customerId, amount: o.amountCents, currency: o.currency, reference: id }, `order-${id}`);
-    await settleOrderCharge(db, o, { charged: true, chargeId: (answer.body as { id: string }).id }, 'charge');
+    await recordCharge(id, await chargedAtProvider(id));
     await recordRefundOwed(db, id, 'fulfilment service refused the order');
     await loseJobs();
     await sweep();
@@ -120,14 +119,10 @@ describe('the order saga after a crash', () => {
   it('died mid-refund (refunded, answer lost, key forgotten): the ledger says so, and nothing is refunded twice', async () => {
     const id = await placeAndLoseJobs();
     const { db } = t.system.ctx;
-    await startCheckout(db, id);
-    await awaitPayment(db, await order(id), { balanceCents: 1_000_000_00 });
-    const o = await order(id);
-    const answer = t.payments.ledger.charge({ customerId: o.customerId, amount: o.amountCents, currency: o.currency, reference: id }, `order-${id}`);
-    const chargeId = (answer.body as { id: string }).id;
-    await settleOrderCharge(db, o, { charged: true, chargeId }, 'charge');
+    const chargeId = await chargedAtProvider(id);
+    await recordCharge(id, chargeId);
     await recordRefundOwed(db, id, 'fulfilment service refused the order');
-    t.payments.ledger.refund({ chargeId, amount: o.amountCents, reference: id }, `refund-${id}-${chargeId}`);
+    t.payments.ledger.refund({ chargeId, amount: (await order(id)).amountCents, reference: id }, `refund-${id}-${chargeId}`);
     await db('orders').where({ id }).update({ refund_calls: 1 });
     t.payments.forgetKeys();
     await loseJobs();
