@@ -1,10 +1,30 @@
 // The development order fulfilment service: the fulfilment contract (POST /fulfilments with an Idempotency-Key) over plain node:http, in memory, with latency, failures and refusals on demand.
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Latency, SandboxLog } from './payment-provider.js';
+import {
+  chance,
+  checkedLatency,
+  checkedRates as checkedRatesOf,
+  closeServer,
+  drawLatency,
+  errorBody,
+  holdUnanswered,
+  HttpError,
+  idempotencyKey,
+  knownFields,
+  listen,
+  notAllowed,
+  orInvalidRequest,
+  readJson,
+  requestHandler,
+  send,
+  Timers,
+  type Latency,
+  type SandboxLog,
+} from './http-kit.js';
 
 /** Each 0..1, drawn per POST /fulfilments that is processed (not for one answered 409 idempotency_key_in_use). */
 export interface FulfilmentSandboxRates {
@@ -77,21 +97,10 @@ interface Answered {
   readonly body: unknown;
 }
 
-const MAX_BODY_BYTES = 64 * 1024;
-
-/** A refusal of the request itself, answered as `{ error: { code, message } }`. */
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: 'invalid_request' | 'payload_too_large',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+const RATE_NAMES = ['failure', 'timeout', 'refuse'] as const;
 
 export class FulfilmentSandbox {
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Timers();
   private latency: Latency = 0;
   private rates: Required<FulfilmentSandboxRates> = { failure: 0, timeout: 0, refuse: 0 };
   /** What {@link fulfilments} shows; only ever appended to, so a test can hold it and watch it grow. */
@@ -112,26 +121,11 @@ export class FulfilmentSandbox {
     private readonly timeoutHoldMs: number,
     private readonly log: SandboxLog | undefined,
   ) {
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res));
+    server.on('request', requestHandler((req, res) => this.route(req, res), log, 'fulfilment sandbox'));
   }
 
   static async start(options: FulfilmentSandboxOptions = {}): Promise<FulfilmentSandbox> {
-    const sockets = new Set<Socket>();
-    const server = createServer();
-    server.on('connection', (socket: Socket) => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    });
-    const host = options.host ?? '127.0.0.1';
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 0, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = server.address() as AddressInfo;
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const { server, sockets, url } = await listen(options);
     const sandbox = new FulfilmentSandbox(server, sockets, url, options.random ?? Math.random, options.timeoutHoldMs ?? 30_000, options.log);
     try {
       sandbox.setLatency(options.latencyMs ?? 0);
@@ -170,26 +164,14 @@ export class FulfilmentSandbox {
 
   /** Stops at once: held "timeouts" and keep-alive connections are destroyed, so closing never hangs. */
   async close(): Promise<void> {
-    for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     // The requests in their latency wait never finish now: their keys would stay marked.
     this.inFlight.clear();
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    for (const socket of this.sockets) socket.destroy();
-    await closed;
+    await closeServer(this.server, this.sockets);
   }
 
   private settings(): FulfilmentSandboxSettings {
     return { latencyMs: this.latency, rates: { ...this.rates } };
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    this.route(req, res).catch((err: unknown) => {
-      if (err instanceof HttpError) return send(res, err.status, errorBody(err.code, err.message));
-      this.log?.warn({ err }, 'fulfilment sandbox failed a request');
-      send(res, 500, errorBody('server_error', 'internal sandbox error'));
-    });
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -245,11 +227,7 @@ export class FulfilmentSandbox {
       this.log?.debug({ key, orderId: body.orderId, status, timeout }, 'fulfilment sandbox: answered');
       if (!timeout) return send(res, status, answer);
       // Done and its answer stored, but the client never hears it: its retry with the key must get this answer.
-      const timer = this.later(() => req.socket.destroy(), this.timeoutHoldMs);
-      res.once('close', () => {
-        clearTimeout(timer);
-        this.timers.delete(timer);
-      });
+      holdUnanswered(req, res, this.timers, this.timeoutHoldMs);
     } finally {
       // However the request ended (answered, 503, silent, thrown), its key's answer is stored or it never will be.
       if (mark) this.inFlight.delete(key);
@@ -279,80 +257,17 @@ export class FulfilmentSandbox {
   }
 
   private wait(): Promise<void> {
-    const ms = typeof this.latency === 'number' ? this.latency : this.latency[0] + this.random() * (this.latency[1] - this.latency[0]);
-    if (ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => this.later(resolve, ms));
+    return this.timers.wait(drawLatency(this.latency, this.random));
   }
 
   private draw(rate: number): boolean {
-    return rate > 0 && this.random() < rate;
-  }
-
-  private later(run: () => void, ms: number): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      run();
-    }, ms);
-    this.timers.add(timer);
-    return timer;
+    return chance(rate, this.random);
   }
 }
 
 /** Every rate between 0 and 1, 0 where not given; throws RangeError naming the first that is not. */
 function checkedRates(rates: FulfilmentSandboxRates): Required<FulfilmentSandboxRates> {
-  const { failure = 0, timeout = 0, refuse = 0 } = rates;
-  const checked = { failure, timeout, refuse };
-  for (const [name, value] of Object.entries(checked)) {
-    // typeof too: a rate typed as a string in a PUT would otherwise compare as a number.
-    if (!(typeof value === 'number' && value >= 0 && value <= 1)) throw new RangeError(`${name} rate must be between 0 and 1, got ${JSON.stringify(value)}`);
-  }
-  return checked;
-}
-
-function checkedLatency(latencyMs: Latency): Latency {
-  const [min, max] = typeof latencyMs === 'number' ? [latencyMs, latencyMs] : Array.isArray(latencyMs) && latencyMs.length === 2 ? latencyMs : [NaN, NaN];
-  if (!(typeof min === 'number' && typeof max === 'number' && min >= 0 && max >= min && Number.isFinite(max))) {
-    throw new RangeError(`latency must be ≥ 0 ms, or [min, max] with 0 ≤ min ≤ max; got ${JSON.stringify(latencyMs)}`);
-  }
-  return typeof latencyMs === 'number' ? latencyMs : [min, max];
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent || res.destroyed) return;
-  const json = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }).end(json);
-}
-
-function errorBody(code: string, message: string): { error: { code: string; message: string } } {
-  return { error: { code, message } };
-}
-
-function notAllowed(res: ServerResponse, allow: string): void {
-  res.setHeader('allow', allow);
-  send(res, 405, errorBody('method_not_allowed', `allowed: ${allow}`));
-}
-
-function idempotencyKey(req: IncomingMessage): string {
-  const key = req.headers['idempotency-key'];
-  if (typeof key !== 'string' || key.length === 0 || key.length > 255) {
-    throw new HttpError(400, 'invalid_request', 'an Idempotency-Key header of 1 to 255 characters is required');
-  }
-  return key;
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'payload_too_large', `body larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'invalid_request', 'the body is not JSON');
-  }
+  return checkedRatesOf(rates, RATE_NAMES);
 }
 
 // Checked by hand, as the payment sandbox does: the sandbox has no dependencies beyond node.
@@ -370,20 +285,12 @@ function validFulfilment(body: unknown): FulfilmentBody {
 /** `{ latencyMs?, rates? }`, each checked as setLatency and setRates check it; unknown fields and rate names are refused, so a typo is not silently ignored. */
 function validSettings(body: unknown): { latencyMs?: Latency; rates?: Required<FulfilmentSandboxRates> } {
   const shape = 'settings are { latencyMs?: ms or [min, max], rates?: { failure?, timeout?, refuse? } each between 0 and 1 }';
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'invalid_request', shape);
-  const { latencyMs, rates, ...unknown } = body as Record<string, unknown>;
-  const rateNames = typeof rates === 'object' && rates !== null && !Array.isArray(rates) ? Object.keys(rates) : undefined;
-  if (Object.keys(unknown).length || (rates !== undefined && !rateNames) || rateNames?.some((name) => !['failure', 'timeout', 'refuse'].includes(name))) {
-    throw new HttpError(400, 'invalid_request', shape);
-  }
-  try {
-    return {
-      latencyMs: latencyMs === undefined ? undefined : checkedLatency(latencyMs as Latency),
-      rates: rates === undefined ? undefined : checkedRates(rates as FulfilmentSandboxRates),
-    };
-  } catch (err) {
-    throw new HttpError(400, 'invalid_request', (err as Error).message);
-  }
+  const { latencyMs, rates } = knownFields(body, ['latencyMs', 'rates'], shape);
+  if (rates !== undefined) knownFields(rates, RATE_NAMES, shape);
+  return orInvalidRequest(() => ({
+    latencyMs: latencyMs === undefined ? undefined : checkedLatency(latencyMs as Latency),
+    rates: rates === undefined ? undefined : checkedRates(rates as FulfilmentSandboxRates),
+  }));
 }
 
 function nonEmpty(value: unknown): value is string {

@@ -1,8 +1,26 @@
 // The development payment provider: the provider contract (charges, refunds, the ledger) over plain node:http, on an in-memory ledger, with latency and failures on demand.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import {
+  chance,
+  checkedLatency,
+  closeServer,
+  drawLatency,
+  errorBody,
+  holdUnanswered,
+  HttpError,
+  idempotencyKey,
+  listen,
+  notAllowed,
+  readJson,
+  requestHandler,
+  send,
+  Timers,
+  type Latency,
+  type SandboxLog,
+} from './http-kit.js';
 import { SandboxLedger, type ChargeBody, type RefundBody, type SandboxAccount, type SandboxLedgerRates } from './payment-ledger.js';
 
 /** Each 0..1, drawn per charge or refund with a new or known key alike (not for one refused as idempotency_key_in_use). */
@@ -13,14 +31,8 @@ export interface PaymentSandboxRates extends SandboxLedgerRates {
   serverError?: number;
 }
 
-/** A fixed latency in ms, or `[min, max]` for a uniformly random one. */
-export type Latency = number | readonly [number, number];
-
-export interface SandboxLog {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
+// Kept exported from here, where they were first defined, for code that imports them from this module.
+export type { Latency, SandboxLog } from './http-kit.js';
 
 export interface PaymentSandboxOptions {
   /** 0 picks a free port. @defaultValue 0 */
@@ -53,19 +65,6 @@ export interface PaymentSandboxOptions {
   log?: SandboxLog;
 }
 
-const MAX_BODY_BYTES = 64 * 1024;
-
-/** A refusal of the request itself, answered as `{ error: { code, message } }`. */
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: 'invalid_request' | 'payload_too_large',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /** What the ledger answers to a charge or a refund: a status and its body, stored for the key. */
 interface Answered {
   readonly status: number;
@@ -73,7 +72,7 @@ interface Answered {
 }
 
 export class PaymentSandbox {
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Timers();
   private latency: Latency = 0;
   private rates = { timeout: 0, serverError: 0 };
   /** Charge requests received, answered or not: what tells a test how often the provider was called, not only what it charged. */
@@ -95,7 +94,7 @@ export class PaymentSandbox {
     private readonly timeoutHoldMs: number,
     private readonly log: SandboxLog | undefined,
   ) {
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res));
+    server.on('request', requestHandler((req, res) => this.route(req, res), log, 'payment sandbox'));
   }
 
   static async start(options: PaymentSandboxOptions = {}): Promise<PaymentSandbox> {
@@ -103,22 +102,7 @@ export class PaymentSandbox {
     const ledger = options.ledger ?? new SandboxLedger({ random });
     if (options.forgetKeysAfterMs !== undefined) ledger.forgetKeysAfter(options.forgetKeysAfterMs);
     for (const [customerId, account] of Object.entries(options.accounts ?? {})) ledger.setAccount(customerId, account);
-    const sockets = new Set<Socket>();
-    const server = createServer();
-    server.on('connection', (socket: Socket) => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    });
-    const host = options.host ?? '127.0.0.1';
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 0, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = server.address() as AddressInfo;
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const { server, sockets, url } = await listen(options);
     const sandbox = new PaymentSandbox(server, sockets, url, ledger, random, options.timeoutHoldMs ?? 30_000, options.log);
     try {
       sandbox.setLatency(options.latencyMs ?? 0);
@@ -142,9 +126,7 @@ export class PaymentSandbox {
   }
 
   setLatency(latencyMs: Latency): void {
-    const [min, max] = typeof latencyMs === 'number' ? [latencyMs, latencyMs] : latencyMs;
-    if (!(min >= 0 && max >= min)) throw new RangeError(`latency must be ≥ 0 ms, or [min, max] with min ≤ max; got ${String(latencyMs)}`);
-    this.latency = latencyMs;
+    this.latency = checkedLatency(latencyMs);
   }
 
   /** From now on a stored answer is forgotten once it is `ms` old; undefined keeps answers forever. See {@link SandboxLedger.forgetKeysAfter}. */
@@ -159,23 +141,11 @@ export class PaymentSandbox {
 
   /** Stops at once: held "timeouts" and keep-alive connections are destroyed, so closing never hangs. */
   async close(): Promise<void> {
-    for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     // The requests in their latency wait never finish now: their keys would stay marked.
     this.chargesInFlight.clear();
     this.refundsInFlight.clear();
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    for (const socket of this.sockets) socket.destroy();
-    await closed;
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    this.route(req, res).catch((err: unknown) => {
-      if (err instanceof HttpError) return send(res, err.status, errorBody(err.code, err.message));
-      this.log?.warn({ err }, 'payment sandbox failed a request');
-      send(res, 500, errorBody('server_error', 'internal sandbox error'));
-    });
+    await closeServer(this.server, this.sockets);
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -254,11 +224,7 @@ export class PaymentSandbox {
       this.log?.debug({ key, reference, status, timeout }, `payment sandbox: ${what}`);
       if (!timeout) return send(res, status, body);
       // Made and its answer stored, but the client never hears it: its retry with the key must get this answer.
-      const timer = this.later(() => req.socket.destroy(), this.timeoutHoldMs);
-      res.once('close', () => {
-        clearTimeout(timer);
-        this.timers.delete(timer);
-      });
+      holdUnanswered(req, res, this.timers, this.timeoutHoldMs);
     } finally {
       // However the request ended (answered, 503, silent, thrown), its key's answer is stored or it never will be.
       if (mark) inFlight.delete(key);
@@ -266,39 +232,12 @@ export class PaymentSandbox {
   }
 
   private wait(): Promise<void> {
-    const ms = typeof this.latency === 'number' ? this.latency : this.latency[0] + this.random() * (this.latency[1] - this.latency[0]);
-    // No timer at all for zero latency: the benchmark measures the contract, not the event loop's timer phase.
-    if (ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => this.later(resolve, ms));
+    return this.timers.wait(drawLatency(this.latency, this.random));
   }
 
   private draw(rate: number): boolean {
-    return rate > 0 && this.random() < rate;
+    return chance(rate, this.random);
   }
-
-  private later(run: () => void, ms: number): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      run();
-    }, ms);
-    this.timers.add(timer);
-    return timer;
-  }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent || res.destroyed) return;
-  const json = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }).end(json);
-}
-
-function errorBody(code: string, message: string): { error: { code: string; message: string } } {
-  return { error: { code, message } };
-}
-
-function notAllowed(res: ServerResponse, allow: string): void {
-  res.setHeader('allow', allow);
-  send(res, 405, errorBody('method_not_allowed', `allowed: ${allow}`));
 }
 
 function decode(segment: string): string {
@@ -311,29 +250,6 @@ function decode(segment: string): string {
 
 function referenceIn(query: string): string | undefined {
   return new URLSearchParams(query).get('reference') ?? undefined;
-}
-
-function idempotencyKey(req: IncomingMessage): string {
-  const key = req.headers['idempotency-key'];
-  if (typeof key !== 'string' || key.length === 0 || key.length > 255) {
-    throw new HttpError(400, 'invalid_request', 'an Idempotency-Key header of 1 to 255 characters is required');
-  }
-  return key;
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'payload_too_large', `body larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'invalid_request', 'the body is not JSON');
-  }
 }
 
 // Checked by hand rather than with a schema library: this runs once per charge in benchmarks of 100,000 charges.
