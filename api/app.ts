@@ -9,6 +9,7 @@ import { errorHandler, routeNotFound } from './errors.js';
 import { createRateLimiter } from './rate-limit.js';
 import { requestLog } from './request-log.js';
 import { billingRoutes } from './routes/billing.js';
+import { collectionsRoutes } from './routes/collections.js';
 import { customersRoutes } from './routes/customers.js';
 import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
@@ -30,6 +31,7 @@ const V1_ROUTES: ((define: DefineRoute, ctx: AppContext) => void)[] = [
   billingRoutes,
   paymentsRoutes,
   ordersRoutes,
+  collectionsRoutes,
   customersRoutes,
   usersRoutes,
   webhooksRoutes,

@@ -5,6 +5,7 @@ import * as sdiTransmission from './20261122000000_sdi_transmission.js';
 import * as billing from './20261123000000_billing.js';
 import * as ground from './20261129000000_ground.js';
 import * as orders from './20261130000000_orders.js';
+import * as collections from './20261201000000_collections.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -17,6 +18,7 @@ const migrations: [string, Migration][] = [
   ['20261123000000_billing', billing],
   ['20261129000000_ground', ground],
   ['20261130000000_orders', orders],
+  ['20261201000000_collections', collections],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -31,6 +31,8 @@ export const jobSchemas = {
   /** Runs asked for through the API carry their id; scheduled runs derive it from their job id. */
   billing: { 'billing-run': z.object({ runId: id.optional() }) },
   callback: { deliver: z.object({ messageId: id }) },
+  /** One provider call per attempt for a collection request written before the API answered 202. */
+  collect: { collect: z.object({ requestId: id }) },
   /** The order saga's steps, one job each; every step reloads the order and moves it only from the status it expects. */
   orders: { checkout: z.object({ orderId: id }), fulfil: z.object({ orderId: id }), refund: z.object({ orderId: id }) },
   /** One email to a customer, recorded in the database first (e.g. the order-failed notice). */
@@ -78,6 +80,7 @@ export const jobIds = {
   /** Named by the orders capability, which enqueues the saga's next step itself. */
   orderStep: orderStepJobId,
   mail: (mailId: string) => `mail-${mailId}`,
+  collect: (requestId: string) => `collect-${requestId}`,
   /** One sweep per slot of the sweep clock, however many worker processes ask for it. */
   sweep: (at: number, everyMs: number) => `sweep-${Math.floor(at / everyMs)}`,
 };

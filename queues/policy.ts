@@ -6,7 +6,9 @@ export type Backoff =
   /** base × 2^(n-1), ± jitter, never above cap. */
   | { kind: 'exponential'; baseMs: number; capMs: number; jitter: number }
   /** The n-th entry of a fixed schedule (Svix style), ± jitter, never above cap. */
-  | { kind: 'schedule'; delaysMs: number[]; capMs: number; jitter: number };
+  | { kind: 'schedule'; delaysMs: number[]; capMs: number; jitter: number }
+  /** Full jitter (AWS's name): anywhere from 0 to min(cap, base × 2^(n-1)), so clients that failed together spread out. */
+  | { kind: 'full-jitter'; baseMs: number; capMs: number };
 
 export interface QueuePolicy {
   attempts: number;
@@ -34,8 +36,11 @@ export const MIN_RETRY_WINDOW_MS = 2 * HOUR;
 const OUTAGE_ATTEMPTS = 20;
 const CAP_IN_BASES = 900;
 
+/** The longest wait between two tries of a data collection, whatever the base: the spec's 15 minutes. */
+export const COLLECT_MAX_WAIT_MS = 15 * 60_000;
+
 export function queuePolicies(
-  config: Pick<Config, 'retryBaseDelayMs' | 'callbackRetrySchedule' | 'workerConcurrency' | 'jobAttempts'>,
+  config: Pick<Config, 'retryBaseDelayMs' | 'callbackRetrySchedule' | 'workerConcurrency' | 'jobAttempts' | 'collectMaxAttempts'>,
 ): Record<QueueName, QueuePolicy> {
   const outage: Backoff = { kind: 'exponential', baseMs: config.retryBaseDelayMs, capMs: config.retryBaseDelayMs * CAP_IN_BASES, jitter: 0.2 };
   const policies: Record<QueueName, QueuePolicy> = {
@@ -52,6 +57,15 @@ export function queuePolicies(
       backoff: { kind: 'schedule', delaysMs: config.callbackRetrySchedule.map((s) => s * 1000), capMs: 24 * HOUR, jitter: 0.2 },
       concurrency: 20,
       maxStalledCount: 1,
+    },
+    // Data collection has its own maximum (COLLECT_MAX_ATTEMPTS), not an outage-sized window: the collection is then
+    // critically failed for someone to review. Full jitter, capped at 15 minutes whatever the base. A provider call is
+    // a read, safe to repeat after any crash, so a collection survives many lost workers.
+    collect: {
+      attempts: config.collectMaxAttempts,
+      backoff: { kind: 'full-jitter', baseMs: config.retryBaseDelayMs, capMs: COLLECT_MAX_WAIT_MS },
+      concurrency: 20,
+      maxStalledCount: 20,
     },
     // Like a charge, every step is safe to run again after any crash (compare-and-set, leases, idempotency keys): an
     // order's step survives many lost workers; a fulfilment or payment outage of an hour is ridden out before a refund.
@@ -79,13 +93,16 @@ export function queuePolicies(
  */
 export function backoffDelay(backoff: Backoff, attemptsMade: number, random: () => number, retryAfterMs?: number): number {
   const n = Math.max(1, attemptsMade);
-  const nominal =
-    backoff.kind === 'exponential'
-      ? backoff.baseMs * 2 ** (n - 1)
-      : (backoff.delaysMs[Math.min(n, backoff.delaysMs.length) - 1] ?? 0);
-  const jittered = nominal * (1 - backoff.jitter + 2 * backoff.jitter * random());
+  const jittered =
+    backoff.kind === 'full-jitter'
+      ? random() * Math.min(backoff.capMs, backoff.baseMs * 2 ** (n - 1))
+      : nominalDelay(backoff, n) * (1 - backoff.jitter + 2 * backoff.jitter * random());
   const wanted = Math.max(jittered, retryAfterMs ?? 0);
   return Math.round(Math.min(wanted, backoff.capMs));
+}
+
+function nominalDelay(backoff: Exclude<Backoff, { kind: 'full-jitter' }>, n: number): number {
+  return backoff.kind === 'exponential' ? backoff.baseMs * 2 ** (n - 1) : (backoff.delaysMs[Math.min(n, backoff.delaysMs.length) - 1] ?? 0);
 }
 
 /**

@@ -1,10 +1,11 @@
 // Starts a worker fleet, the one way every process does: its services, its Redis connection, one BullMQ Worker per served queue.
-import { RateLimitError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, RateLimitError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { AppContext } from '../queues/context.js';
 import { payloadProblem, type QueueName } from '../queues/jobs.js';
 import { backoffDelay, queuePolicies } from '../queues/policy.js';
 import { CircuitOpenError } from '../shared/platform/errors/circuit-open.js';
 import { RetryableError } from '../shared/platform/errors/retryable.js';
+import { ScheduledRetryError } from '../shared/platform/errors/scheduled-retry.js';
 import { redactDatabaseError } from '../shared/platform/errors/safe-error.js';
 import { createWorkerConnection } from '../shared/platform/redis.js';
 import { handlers as taskList } from './index.js';
@@ -57,8 +58,11 @@ export function startFleet(ctx: AppContext, options: FleetOptions = {}): Fleet {
       stalledInterval: ctx.config.jobLockMs,
       maxStalledCount: policy.maxStalledCount,
       settings: {
+        // A handler that chose its wait (and told the client when it will try again) gets exactly that wait.
         backoffStrategy: (attemptsMade, _type, err) =>
-          backoffDelay(policy.backoff, attemptsMade, Math.random, err instanceof RetryableError ? err.retryAfterMs : undefined),
+          err instanceof ScheduledRetryError
+            ? err.delayMs
+            : backoffDelay(policy.backoff, attemptsMade, Math.random, err instanceof RetryableError ? err.retryAfterMs : undefined),
       },
     });
     worker.on('error', (err) => ctx.log.warn({ err, queue }, 'worker connection error'));
@@ -89,11 +93,12 @@ export function startFleet(ctx: AppContext, options: FleetOptions = {}): Fleet {
 /**
  * Dispatches a queue's jobs to their handlers: the payload checked against the job map first (a malformed one fails at
  * once), a scoped logger, "attempt n of m" on each failure, the give-up hook on the last. A CircuitOpenError pauses the
- * queue through `pause` and puts the job back without spending an attempt.
+ * queue through `pause`, or delays only its job when the circuit says so, and puts the job back without spending an
+ * attempt.
  */
 export function processorFor(queue: QueueName, ctx: WorkerContext, handlers: Partial<HandlerRegistry>, pause?: (ms: number) => Promise<void>) {
   const byName = handlers[queue] as Record<string, JobHandler<unknown>> | undefined;
-  return async (job: Job): Promise<unknown> => {
+  return async (job: Job, token?: string): Promise<unknown> => {
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? 1;
     const log = ctx.log.child({ queue, job: job.name, jobId: job.id, attempt });
@@ -115,6 +120,13 @@ export function processorFor(queue: QueueName, ctx: WorkerContext, handlers: Par
       // A database error's message and fields quote bound values (customer data): BullMQ keeps whatever is thrown, in
       // failedReason and the stack trace, so the log, the give-up hook and BullMQ all get the redacted one instead.
       const error = redactDatabaseError(err instanceof Error ? err : new Error(String(err)));
+      if (error instanceof CircuitOpenError && error.waits === 'job' && token) {
+        const waitMs = error.retryAfterMs ?? 1000;
+        log.info({ dependency: error.dependency, waitMs }, `${error.dependency} circuit open: job delayed, attempt ${attempt} not spent`);
+        // BullMQ's moveToDelayed skips the attempt; DelayedError tells the worker the job has been moved already.
+        await job.moveToDelayed(Date.now() + waitMs, token);
+        throw new DelayedError();
+      }
       if (error instanceof CircuitOpenError && pause) {
         log.info({ dependency: error.dependency, waitMs: error.retryAfterMs }, `${error.dependency} circuit open: queue paused, attempt ${attempt} not spent`);
         await pause(error.retryAfterMs ?? 1000);

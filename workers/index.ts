@@ -2,6 +2,7 @@
 import { giveUpBilling, runBilling } from './billing/billing-run.js';
 import { deliverCallback, giveUpCallback } from './callback/deliver.js';
 import { chargeInvoice, giveUpCharging } from './charge/charge.js';
+import { collectData, giveUpCollecting } from './collect/collect.js';
 import { chargeOneOffPayment, giveUpOneOffPayment } from './charge/one-off.js';
 import { sendMail, giveUpMail } from './mail/send.js';
 import { checkoutOrder, giveUpCheckout } from './orders/checkout.js';
@@ -35,6 +36,10 @@ export const handlers: HandlerRegistry = {
   },
   callback: {
     deliver: { run: deliverCallback, giveUp: giveUpCallback },
+  },
+  collect: {
+    // A provider's refusal or the last attempt fails the request in the handler itself; the hook covers our own errors.
+    collect: { run: collectData, giveUp: giveUpCollecting },
   },
   orders: {
     checkout: { run: checkoutOrder, giveUp: giveUpCheckout },

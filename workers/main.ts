@@ -19,6 +19,10 @@ if (config.workerQueues.includes('orders') && !(config.paymentProviderUrl && con
   console.error('PAYMENT_PROVIDER_URL and FULFILMENT_URL must be set, and this worker serves orders: set both, or leave orders out of WORKER_QUEUES.');
   process.exit(1);
 }
+if (config.workerQueues.includes('collect') && !(config.gasProviderUrl && config.internetProviderUrl)) {
+  console.error('GAS_PROVIDER_URL and INTERNET_PROVIDER_URL must be set, and this worker serves collect: set both, or leave collect out of WORKER_QUEUES.');
+  process.exit(1);
+}
 if (config.workerQueues.includes('mail') && !config.smtpUrl) {
   console.error('SMTP_URL is not set, and this worker serves mail: set SMTP_URL (smtp://user:pass@host:port), or leave mail out of WORKER_QUEUES.');
   process.exit(1);

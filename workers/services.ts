@@ -1,10 +1,12 @@
-// What handlers reach beyond the database and queues, built once per worker process: the SdI and customer mailers over one SMTP sender, the payment provider, the batched invoice charges; and the process's XSD validator.
+// What handlers reach beyond the database and queues, built once per worker process: the SdI and customer mailers over one SMTP sender, the payment provider, the batched invoice charges, the fulfilment service, the data providers; and the process's XSD validator.
 import { UnrecoverableError } from 'bullmq';
 import type { AppContext } from '../queues/context.js';
 import { createInvoiceCharges, type InvoiceCharges } from '../shared/billing/invoice-charges.js';
 import { withCircuitBreaker } from '../shared/billing/provider/breaker.js';
 import { createHttpPaymentProvider } from '../shared/billing/provider/http-provider.js';
 import type { PaymentProvider } from '../shared/billing/provider/provider.js';
+import { createHttpDataProvider } from '../shared/collections/provider-http.js';
+import { createDataProviders, type DataProviders } from '../shared/collections/providers.js';
 import { customerMailerOn, type CustomerMailer } from '../shared/mail/mailer.js';
 import type { FulfilmentService } from '../shared/orders/fulfilment.js';
 import { createHttpFulfilmentService } from '../shared/orders/fulfilment-http.js';
@@ -21,6 +23,10 @@ export interface WorkerServices {
   fulfilment: FulfilmentService;
   /** Mails customers (the order-failed notice) from MAIL_FROM through SMTP_URL, sharing the SdI mailer's circuit breaker. */
   customerMailer: CustomerMailer;
+  /** The gas and internet providers at GAS_PROVIDER_URL and INTERNET_PROVIDER_URL, each behind its own circuit breaker. */
+  dataProviders: DataProviders;
+  /** Where a handler that draws its own retry wait (collect) draws the jitter: Math.random; a test pins it to read the schedule. */
+  random: () => number;
 }
 
 /** A mailer for a process that has no SMTP server: every send fails for good, saying why. */
@@ -72,6 +78,15 @@ export function createWorkerServices({ config, log, db, xsd }: AppContext, given
     given.payments ??
     (config.paymentProviderUrl ? createHttpPaymentProvider({ baseUrl: config.paymentProviderUrl, timeoutMs: config.paymentProviderTimeoutMs }) : noPaymentProvider);
   const payments = withCircuitBreaker(provider, { resetMs: config.paymentBreakerResetMs, log: log.child({ component: 'payment-provider' }) });
+  const dataProvider = (name: string, url: string | undefined) =>
+    url ? createHttpDataProvider({ name, url, timeoutMs: config.collectTimeoutMs, maxBytes: config.collectMaxBytes }) : undefined;
+  const dataProviders =
+    given.dataProviders ??
+    createDataProviders({
+      clients: { gas: dataProvider('gas provider', config.gasProviderUrl), internet: dataProvider('internet provider', config.internetProviderUrl) },
+      resetMs: config.collectBreakerResetMs,
+      log: log.child({ component: 'data-providers' }),
+    });
   return {
     mailer,
     // The process's pool (queues/wiring.ts), shared with the API when both run in one process: never a second one.
@@ -82,7 +97,10 @@ export function createWorkerServices({ config, log, db, xsd }: AppContext, given
       given.fulfilment ??
       (config.fulfilmentUrl ? createHttpFulfilmentService({ baseUrl: config.fulfilmentUrl, timeoutMs: config.fulfilmentTimeoutMs }) : noFulfilmentService),
     customerMailer,
+    dataProviders,
+    random: given.random ?? Math.random,
     close: () => {
+      dataProviders.shutdown();
       mailer.close();
       customerMailer.close();
       smtp?.close();

@@ -36,6 +36,7 @@ export function buildDocument(registry: OpenAPIRegistry, version: string) {
       { name: 'billing', description: 'The monthly billing run.' },
       { name: 'payments', description: 'The payments ledger and one-off payments.' },
       { name: 'orders', description: 'Orders: checkout, fulfilment and refund, exactly once.' },
+      { name: 'collections', description: 'Data collection from gas and internet providers, retried with backoff, the outcome posted back.' },
       { name: 'customers', description: 'The customers an API key acts for.' },
       { name: 'users', description: 'Users and API keys (operators).' },
       { name: 'webhooks', description: 'The callback signing secret.' },

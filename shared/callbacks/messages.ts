@@ -171,3 +171,9 @@ export async function pendingMessageIds(db: Knex, afterId: string | null, limit:
   if (afterId) query.andWhere('id', '>', afterId);
   return (await query).map((r: Record<string, unknown>) => String(r.id));
 }
+
+/** The ids of a resource's messages still to deliver: what a job that finds its work done re-queues, should its first run have died before queueing them. */
+export async function pendingMessageIdsAbout(db: Knex, resource: { type: string; id: string }): Promise<string[]> {
+  const rows: Row[] = await db('callback_messages').select('id').where({ subject_type: resource.type, subject_id: resource.id, status: 'pending' }).orderBy('id');
+  return rows.map((r) => String(r.id));
+}

@@ -1,6 +1,6 @@
 // A FulfilmentService over HTTP: POST /fulfilments with an Idempotency-Key to any server that speaks the fulfilment contract.
 import { formatCents } from '../platform/money.js';
-import { parseRetryAfter } from '../platform/http.js';
+import { fetchFailure, parseRetryAfter } from '../platform/http.js';
 import { FulfilmentRefusedError, FulfilmentUnavailableError, type FulfilmentService } from './fulfilment.js';
 
 export interface HttpFulfilmentOptions {
@@ -94,20 +94,10 @@ function refusal(text: string): { code?: string; message?: string } {
 }
 
 function noAnswer(err: unknown, timeoutMs: number, what: string): FulfilmentUnavailableError {
-  const name = err instanceof Error ? err.name : '';
-  const message = name === 'TimeoutError' || name === 'AbortError' ? `fulfilment service gave no answer within ${timeoutMs} ms` : `${what}: ${reason(err)}`;
-  const error = new FulfilmentUnavailableError(message);
+  const failure = fetchFailure(err);
+  const error = new FulfilmentUnavailableError(failure.timedOut ? `fulfilment service gave no answer within ${timeoutMs} ms` : `${what}: ${failure.reason}`);
   error.cause = err;
   return error;
-}
-
-// fetch wraps what went wrong ("fetch failed", "terminated"); the socket's own error is in the cause, with its code.
-function reason(err: unknown): string {
-  const inner = err instanceof Error && err.cause instanceof Error ? err.cause : err;
-  if (!(inner instanceof Error)) return String(inner);
-  const { code } = inner as { code?: string };
-  if (!code) return inner.message;
-  return inner.message.includes(code) ? code : `${code} (${inner.message})`;
 }
 
 function parseJson(text: string): unknown {

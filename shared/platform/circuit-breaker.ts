@@ -1,6 +1,6 @@
-// One circuit breaker setting for every outside dependency (SMTP, the payment provider): opossum, logged, failing fast with CircuitOpenError.
+// One circuit breaker setting for every outside dependency (SMTP, the payment provider, the data providers): opossum, logged, failing fast with CircuitOpenError.
 import CircuitBreaker from 'opossum';
-import { CircuitOpenError } from './errors/circuit-open.js';
+import { CircuitOpenError, type CircuitWait } from './errors/circuit-open.js';
 import type { Logger } from './logger.js';
 
 export interface BreakerOptions {
@@ -10,6 +10,8 @@ export interface BreakerOptions {
   resetMs: number;
   /** Whether an error says the dependency is unwell; an answer that refuses one request (a bad message, an unknown customer) does not. */
   isOutage(err: unknown): boolean;
+  /** What a job that meets the open circuit holds: its whole queue, or only itself. @defaultValue `queue` */
+  waits?: CircuitWait;
   log: Logger;
 }
 
@@ -41,7 +43,7 @@ export function createBreaker(options: BreakerOptions): Breaker {
       try {
         return (await breaker.fire(call)) as T;
       } catch (err) {
-        if ((err as { code?: string }).code === 'EOPENBREAKER') throw new CircuitOpenError(dependency, resetMs);
+        if ((err as { code?: string }).code === 'EOPENBREAKER') throw new CircuitOpenError(dependency, resetMs, options.waits);
         throw err;
       }
     },

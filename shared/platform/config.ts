@@ -233,10 +233,18 @@ function configSchema(production: boolean) {
     reportsEveryMinutes: integer(1, 525_600).default(60),
 
     // Data collection.
-    /** Gas data provider base URL. @defaultValue development: the sandbox */
+    /** Gas data provider: the URL its bills are fetched from (GET). @defaultValue development: the sandbox */
     gasProviderUrl: url(/^https?:$/, 'expected an http(s) URL').optional(),
-    /** Internet data provider base URL. @defaultValue development: the sandbox */
+    /** Internet data provider: the URL its bills are fetched from (GET). @defaultValue development: the sandbox */
     internetProviderUrl: url(/^https?:$/, 'expected an http(s) URL').optional(),
+    /** Tries of one collection (its provider's answers, not breaker waits) before it is critically failed. @defaultValue `10` */
+    collectMaxAttempts: integer(1, 100).default(10),
+    /** Time allowed for one provider call, connection to last byte, before it counts as no answer. @defaultValue `10000` */
+    collectTimeoutMs: integer(100, 600_000).default(10_000),
+    /** The largest provider answer accepted; a larger one fails the collection at once. @defaultValue `1048576` (1 MB) */
+    collectMaxBytes: integer(1024, 100 * 1024 * 1024).default(1024 * 1024),
+    /** How long a provider's circuit stays open after repeated failures before one trial call; its collections wait meanwhile without spending attempts. @defaultValue `30000` */
+    collectBreakerResetMs: integer(10, 3_600_000).default(30_000),
   });
 }
 

@@ -1,4 +1,4 @@
-// HTTP client pieces: one POST with a whole-attempt deadline, no redirects and a pluggable DNS lookup; reading Retry-After.
+// HTTP client pieces: one POST with a whole-attempt deadline, no redirects and a pluggable DNS lookup; reading Retry-After; why a fetch got no answer.
 import http from 'node:http';
 import https from 'node:https';
 
@@ -44,4 +44,18 @@ export function parseRetryAfter(value: string | undefined | null, now = Date.now
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
   const at = Date.parse(trimmed);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * Why a fetch got no answer: its deadline passed, or the socket's own error code. fetch wraps what went wrong ("fetch
+ * failed", "terminated"); the socket's error, with its code, is in the cause.
+ */
+export function fetchFailure(err: unknown): { timedOut: boolean; reason: string } {
+  const name = err instanceof Error ? err.name : '';
+  if (name === 'TimeoutError' || name === 'AbortError') return { timedOut: true, reason: 'no answer in time' };
+  const inner = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  if (!(inner instanceof Error)) return { timedOut: false, reason: String(inner) };
+  const { code } = inner as { code?: string };
+  if (!code) return { timedOut: false, reason: inner.message };
+  return { timedOut: false, reason: inner.message.includes(code) ? code : `${code} (${inner.message})` };
 }

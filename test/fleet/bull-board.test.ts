@@ -22,7 +22,7 @@ describe('Bull Board', () => {
     await request(system.app).get('/admin/queues').auth('ops', 'correct horse battery').expect(200);
     const api = await request(system.app).get('/admin/queues/api/queues').auth('ops', 'correct horse battery').expect(200);
     const names = (api.body.queues as { name: string }[]).map((q) => q.name);
-    expect(names).to.have.members(['invoice-save', 'sdi-send', 'charge', 'billing', 'callback', 'orders', 'mail', 'reports', 'maintenance']);
+    expect(names).to.have.members(['invoice-save', 'sdi-send', 'charge', 'billing', 'callback', 'collect', 'orders', 'mail', 'reports', 'maintenance']);
     for (const name of names) expect(handlers, `handlers of ${name}`).to.have.property(name);
   });
 });

@@ -1,7 +1,7 @@
 // Retry policy as pure functions: backoff arithmetic, Retry-After, and what a callback answer means.
 import { expect } from 'chai';
 import { QUEUE_NAMES } from '../../queues/jobs.js';
-import { backoffDelay, MIN_RETRY_WINDOW_MS, queuePolicies, retryWindowMs, type Backoff } from '../../queues/policy.js';
+import { backoffDelay, COLLECT_MAX_WAIT_MS, MIN_RETRY_WINDOW_MS, queuePolicies, retryWindowMs, type Backoff } from '../../queues/policy.js';
 import { callbackOutcome } from '../../shared/callbacks/outcome.js';
 import { loadConfig } from '../../shared/platform/config.js';
 import { parseRetryAfter } from '../../shared/platform/http.js';
@@ -61,7 +61,8 @@ describe('retry policy', () => {
 
   it('keeps every queue retrying for at least two hours by default, even when every jitter draws short', () => {
     const policies = queuePolicies(loadConfig({}));
-    for (const queue of QUEUE_NAMES) {
+    // Data collection has its own maximum instead (below).
+    for (const queue of QUEUE_NAMES.filter((q) => q !== 'collect')) {
       expect(retryWindowMs(policies[queue], () => 0), queue).to.be.at.least(MIN_RETRY_WINDOW_MS);
     }
     // And not absurdly longer: a job that is going to fail says so within a working day.
@@ -72,5 +73,43 @@ describe('retry policy', () => {
     const full = queuePolicies(loadConfig({})).charge;
     const compressed = queuePolicies(loadConfig({ RETRY_BASE_DELAY_MS: '10' })).charge;
     expect(retryWindowMs(compressed, () => 0.5)).to.equal(retryWindowMs(full, () => 0.5) / 100);
+  });
+
+  describe('data collection', () => {
+    const collect = (env: Record<string, string> = {}) => queuePolicies(loadConfig(env)).collect;
+
+    it('tries ten times by default, COLLECT_MAX_ATTEMPTS otherwise', () => {
+      expect(collect().attempts).to.equal(10);
+      expect(collect({ COLLECT_MAX_ATTEMPTS: '4' }).attempts).to.equal(4);
+    });
+
+    it('draws each wait from zero to the doubling ceiling (full jitter)', () => {
+      const { backoff } = collect();
+      expect([1, 2, 3, 4].map((n) => backoffDelay(backoff, n, () => 0.999999))).to.deep.equal([1000, 2000, 4000, 8000]);
+      expect([1, 2, 3, 4].map((n) => backoffDelay(backoff, n, () => 0.5))).to.deep.equal([500, 1000, 2000, 4000]);
+      expect(backoffDelay(backoff, 5, () => 0)).to.equal(0);
+    });
+
+    it('never waits more than 15 minutes between tries, whatever the attempt, the base or a Retry-After', () => {
+      expect(COLLECT_MAX_WAIT_MS).to.equal(15 * 60_000);
+      const { backoff } = collect();
+      expect(backoffDelay(backoff, 10, () => 0.999999)).to.be.closeTo(512_000, 1);
+      for (const n of [11, 12, 20, 100]) expect(backoffDelay(backoff, n, () => 0.999999), `attempt ${n}`).to.be.at.most(COLLECT_MAX_WAIT_MS);
+      expect(backoffDelay(backoff, 11, () => 0.999999)).to.be.closeTo(COLLECT_MAX_WAIT_MS, 1);
+      expect(backoffDelay(collect({ RETRY_BASE_DELAY_MS: '3600000' }).backoff, 1, () => 0.999999)).to.be.closeTo(COLLECT_MAX_WAIT_MS, 1);
+      expect(backoffDelay(backoff, 1, () => 0.5, 2 * 3_600_000)).to.equal(COLLECT_MAX_WAIT_MS);
+    });
+
+    it('honours a Retry-After longer than the drawn wait', () => {
+      const { backoff } = collect();
+      expect(backoffDelay(backoff, 1, () => 0.5, 5000)).to.equal(5000);
+      expect(backoffDelay(backoff, 3, () => 0.5, 100)).to.equal(2000);
+    });
+
+    it('keeps its default ten tries within about eight and a half minutes at most', () => {
+      // The sum of the ceilings 1 + 2 + … + 256 s: the longest a default collection can take before it is failed.
+      expect(retryWindowMs(collect(), () => 0.999999)).to.be.closeTo(511_000, 10);
+      expect(retryWindowMs(collect(), () => 0)).to.equal(0);
+    });
   });
 });

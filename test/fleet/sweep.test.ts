@@ -40,7 +40,7 @@ describe('maintenance sweep', () => {
     t.system.startWorkers(['maintenance']);
     const events = await t.system.events('maintenance');
     const sweep = await queues.add('maintenance', 'sweep', {}, { jobId: 'sweep-test' });
-    expect(await sweep.waitUntilFinished(events, 10_000)).to.deep.equal({ sends: 1, notifications: 0, callbacks: 1, charges: 2, oneOffPayments: 1, orderSteps: 0, mails: 0, runs: 1 });
+    expect(await sweep.waitUntilFinished(events, 10_000)).to.deep.equal({ sends: 1, notifications: 0, callbacks: 1, charges: 2, oneOffPayments: 1, orderSteps: 0, mails: 0, collections: 0, runs: 1 });
 
     expect(await queues.getJob('sdi-send', jobIds.sdiSend(toSend!))).to.not.equal(undefined);
     expect(await queues.getJob('charge', jobIds.charge(due!))).to.not.equal(undefined);

@@ -15,6 +15,7 @@ const taskListMatchesJobMap: { [Q in QueueName]: Exactly<keyof (typeof handlers)
   charge: true,
   billing: true,
   callback: true,
+  collect: true,
   orders: true,
   mail: true,
   reports: true,

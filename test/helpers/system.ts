@@ -8,6 +8,7 @@ import { wireProcess } from '../../queues/wiring.js';
 import { loadConfig, type Config } from '../../shared/platform/config.js';
 import { waitForRedis } from '../../shared/platform/redis.js';
 import { startFleet, type Fleet } from '../../workers/fleet.js';
+import type { WorkerServices } from '../../workers/services.js';
 import type { HandlerRegistry } from '../../workers/types.js';
 import { createTestDb, type TestDb } from './db.js';
 import { sharedRedisUrl } from './redis.js';
@@ -18,8 +19,8 @@ export interface TestSystem {
   testDb: TestDb;
   /** The express app, ready for supertest. */
   app: ReturnType<typeof createApp>;
-  /** A fleet as every process starts one (workers/fleet.ts), on this system's queues; closed with the system. */
-  startWorkers(queues?: QueueName[], handlers?: Partial<HandlerRegistry>): Fleet;
+  /** A fleet as every process starts one (workers/fleet.ts), on this system's queues; closed with the system. `services` replaces some of its services. */
+  startWorkers(queues?: QueueName[], handlers?: Partial<HandlerRegistry>, services?: Partial<WorkerServices>): Fleet;
   events(queue: QueueName): Promise<QueueEvents>;
   close(): Promise<void>;
 }
@@ -53,8 +54,8 @@ export async function createTestSystem(env: Record<string, string> = {}, options
     config,
     testDb,
     app: createApp(wiring.ctx),
-    startWorkers(queues, handlers) {
-      const fleet = startFleet(wiring.ctx, { queues, handlers });
+    startWorkers(queues, handlers, services) {
+      const fleet = startFleet(wiring.ctx, { queues, handlers, services });
       fleets.push(fleet);
       return fleet;
     },

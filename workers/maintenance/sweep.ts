@@ -5,6 +5,7 @@ import { userIdOf } from '../../shared/access/actors.js';
 import { chargesOwed, oneOffPaymentsOwed } from '../../shared/billing/owed.js';
 import { setRunJob, unfinishedRuns } from '../../shared/billing/runs.js';
 import { pendingMessageIds } from '../../shared/callbacks/messages.js';
+import { unfinishedCollections } from '../../shared/collections/store.js';
 import { invoiceIdsInStatus } from '../../shared/invoices/store.js';
 import { pendingMailIds } from '../../shared/mail/mails.js';
 import { stepFor } from '../../shared/orders/status.js';
@@ -28,6 +29,8 @@ export interface SweepCounts {
   orderSteps: number;
   /** Customer mails still to send. */
   mails: number;
+  /** Unfinished data collections: each one's collect job, delayed to its next try when one is scheduled. */
+  collections: number;
   /** Runs whose job was gone, queued again. */
   runs: number;
 }
@@ -41,7 +44,7 @@ export async function sweep(_payload: Payload, ctx: JobContext): Promise<SweepCo
   await upsertJobSchedulers(ctx.queues, ctx.config);
   const { db, queues } = ctx;
   const now = new Date();
-  const counts: SweepCounts = { sends: 0, notifications: 0, callbacks: 0, charges: 0, oneOffPayments: 0, orderSteps: 0, mails: 0, runs: 0 };
+  const counts: SweepCounts = { sends: 0, notifications: 0, callbacks: 0, charges: 0, oneOffPayments: 0, orderSteps: 0, mails: 0, collections: 0, runs: 0 };
 
   counts.sends = await everyPage(
     (after) => invoiceIdsInStatus(db, 'INTERNAL_INVOICE_TOBE_SENT', after, SWEEP_PAGE),
@@ -109,6 +112,20 @@ export async function sweep(_payload: Payload, ctx: JobContext): Promise<SweepCo
     (after) => pendingMailIds(db, after, SWEEP_PAGE),
     (id) => id,
     (ids) => queues.addBulk('mail', 'send', ids.map((mailId) => ({ data: { mailId }, jobId: jobIds.mail(mailId) }))),
+  );
+
+  counts.collections = await everyPage(
+    (after) => unfinishedCollections(db, after, SWEEP_PAGE),
+    (c) => c.id,
+    async (page) => {
+      // Due now (or in flight when its worker died): queued at once. A try scheduled ahead: its job waits until then.
+      const dueAt = (c: (typeof page)[number]) => (c.nextAttemptAt ? Date.parse(c.nextAttemptAt) : 0);
+      const due = page.filter((c) => dueAt(c) <= now.getTime());
+      await queues.addBulk('collect', 'collect', due.map((c) => ({ data: { requestId: c.id }, jobId: jobIds.collect(c.id) })));
+      for (const c of page.filter((c) => !due.includes(c))) {
+        await queues.add('collect', 'collect', { requestId: c.id }, { jobId: jobIds.collect(c.id), delay: dueAt(c) - now.getTime() });
+      }
+    },
   );
 
   // Runs are few: look for each one's job, since a scheduled run's job id is the scheduler's, not one we can derive.
