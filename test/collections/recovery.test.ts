@@ -1,0 +1,106 @@
+// A collection survives what happens to its job: a worker SIGKILLed mid-call, a job Redis lost while pending or while waiting to retry.
+import { expect } from 'chai';
+import { findCollection } from '../../shared/collections/store.js';
+import { closedAfterEach } from '../helpers/lifecycle.js';
+import { createCollectionsTestSystem, type CollectionsTestSystem } from '../helpers/collections.js';
+import { waitFor } from '../helpers/wait.js';
+import { startWorkerProcess } from '../helpers/worker-process.js';
+
+describe('a collection after a crash', () => {
+  const opened = closedAfterEach();
+  let t: CollectionsTestSystem;
+
+  /** Every key of this system's queues deleted: the database is all that knows of the work. */
+  async function loseJobs(): Promise<void> {
+    const { queues } = t.system.ctx;
+    const keys = await queues.connection.keys(`${queues.prefix}:*`);
+    if (keys.length > 0) await queues.connection.del(...keys);
+  }
+
+  /** One sweep, run by a maintenance worker as the schedule would run it. */
+  async function sweep(): Promise<void> {
+    t.system.startWorkers(['maintenance']);
+    const events = await t.system.events('maintenance');
+    const job = await t.system.ctx.queues.add('maintenance', 'sweep', {}, { jobId: `sweep-${Date.now()}` });
+    await job.waitUntilFinished(events, 10_000);
+  }
+
+  const callsFor = (requestId: string) => t.providers.requests.filter((r) => r.requestId === requestId);
+
+  it('completes once when its worker is SIGKILLed mid-call: the call is marked interrupted, tried again, one callback', async function () {
+    this.timeout(60_000);
+    t = opened(await createCollectionsTestSystem({ JOB_LOCK_MS: '1000' }, { providers: { latencyMs: 3000 } }));
+    const env = {
+      GAS_PROVIDER_URL: t.providers.urlFor('gas'),
+      INTERNET_PROVIDER_URL: t.providers.urlFor('internet'),
+      WORKER_QUEUES: 'collect',
+      JOB_LOCK_MS: '1000',
+      RETRY_BASE_DELAY_MS: '20',
+    };
+    const doomed = opened(startWorkerProcess(t.system, env));
+    const { requestId } = await t.ask();
+    // The call is in flight: its attempt is written, the provider is still thinking.
+    await waitFor(async () => (await findCollection(t.system.ctx.db, requestId))?.status === 'collecting', { timeoutMs: 15_000, what: 'the call to start' });
+    await doomed.close();
+    t.providers.setLatency(0);
+
+    opened(startWorkerProcess(t.system, env));
+    t.system.startWorkers(['callback']);
+    const done = await t.waitForStatus(requestId, 'succeeded', 30_000);
+    expect(done.attempts.map((a) => [a.attempt, a.outcome])).to.deep.equal([
+      [1, 'interrupted'],
+      [2, 'succeeded'],
+    ]);
+    // Interrupted calls are shown, not counted against the maximum.
+    expect(done.attemptsMade).to.equal(1);
+    await t.receiver.waitForRequests(1);
+    const messages = await t.system.ctx.db('callback_messages').where({ subject_type: 'collection', subject_id: requestId });
+    expect(messages).to.have.length(1);
+    expect(new Set(t.receiver.requests.map((r) => r.headers['webhook-id']))).to.have.property('size', 1);
+  });
+
+  it('is written before the 202: when Redis loses its pending job, the sweep queues it and it completes', async () => {
+    t = opened(await createCollectionsTestSystem());
+    const { requestId } = await t.ask();
+    await loseJobs();
+    await sweep();
+    t.system.startWorkers(['collect', 'callback']);
+    const done = await t.waitForStatus(requestId, 'succeeded');
+    expect(done.attempts).to.have.length(1);
+    await t.receiver.waitForRequests(1);
+  });
+
+  it('keeps its schedule when Redis loses the job waiting to retry: the sweep queues it for its next try, not sooner', async () => {
+    t = opened(await createCollectionsTestSystem({ RETRY_BASE_DELAY_MS: '1500' }));
+    t.providers.script('gas', [{ status: 503 }]);
+    const fleet = t.system.startWorkers(['collect'], undefined, { random: () => 0.99 });
+    const { requestId } = await t.ask();
+    const retrying = await t.waitForStatus(requestId, 'retrying');
+    await fleet.close(1000);
+    await loseJobs();
+    await sweep();
+    t.system.startWorkers(['collect', 'callback']);
+    const done = await t.waitForStatus(requestId, 'succeeded');
+    const [, second] = callsFor(requestId);
+    expect(second!.at).to.be.at.least(Date.parse(retrying.nextAttemptAt as string) - 5);
+    expect(done.attempts.map((a) => a.outcome)).to.deep.equal(['retrying', 'succeeded']);
+    expect(done.attemptsMade).to.equal(2);
+  });
+
+  it('is failed, not tried again, when it has used every attempt before its job was lost', async () => {
+    t = opened(await createCollectionsTestSystem({ COLLECT_MAX_ATTEMPTS: '2' }));
+    t.providers.script('gas', [{ status: 503 }]);
+    const fleet = t.system.startWorkers(['collect'], undefined, { random: () => 0.99 });
+    const { requestId } = await t.ask();
+    await t.waitForStatus(requestId, 'retrying');
+    await fleet.close(1000);
+    // As if this request had been tried under a larger COLLECT_MAX_ATTEMPTS: it is out of attempts now.
+    await t.system.ctx.db('collections').where({ id: requestId }).update({ attempts: 2 });
+    await loseJobs();
+    await sweep();
+    t.system.startWorkers(['collect', 'callback']);
+    const failed = await t.waitForStatus(requestId, 'failed');
+    expect(failed.reason).to.match(/failed after 2 attempts/);
+    expect(callsFor(requestId)).to.have.length(1);
+  });
+});
