@@ -12,6 +12,7 @@ import { ADMIN_PATH } from '../api/admin.js';
 import { createApp } from '../api/app.js';
 import { upsertJobSchedulers } from '../queues/schedules.js';
 import { wireProcess } from '../queues/wiring.js';
+import { signingSecrets } from '../shared/callbacks/secrets.js';
 import type { Config } from '../shared/platform/config.js';
 import { migrateLatest } from '../shared/platform/db.js';
 import { configOrExit, onShutdown } from '../shared/platform/process.js';
@@ -21,6 +22,8 @@ import { startFleet } from '../workers/fleet.js';
 import { startSweepClock } from '../workers/sweep-clock.js';
 import { DEMO_ACCOUNTS, seedDevelopment, submitDemoInvoices } from './demo-data.js';
 import { RedisServer } from './redis-server.js';
+import { CallbackInbox } from './sandboxes/callback-inbox.js';
+import { DataProviderSandbox } from './sandboxes/data-providers.js';
 import { FulfilmentSandbox } from './sandboxes/fulfilment-service.js';
 import { PaymentSandbox } from './sandboxes/payment-provider.js';
 import { SdiSimulator } from './sandboxes/sdi-simulator.js';
@@ -127,8 +130,22 @@ const paymentSandbox = withRedis.paymentProviderUrl
 const fulfilmentSandbox = withRedis.fulfilmentUrl
   ? undefined
   : await FulfilmentSandbox.start({ latencyMs: [200, 1000], rates: { failure: 0.1 }, log: log.child({ component: 'fulfilment-sandbox' }) });
+// Without GAS_PROVIDER_URL and INTERNET_PROVIDER_URL collections go to the sandbox providers: slow, and failing about
+// half the calls, like the original mock, so every collection shows its retries.
+const providersSandbox =
+  withRedis.gasProviderUrl && withRedis.internetProviderUrl
+    ? undefined
+    : await DataProviderSandbox.start({ latencyMs: [100, 800], rates: { failure: 0.5 }, log: log.child({ component: 'data-providers-sandbox' }) });
+// Somewhere to point callbackUrl at while trying the API: it keeps what arrives and checks each signature against
+// the demo operator's secrets (the demo key is theirs, so they sign its callbacks).
+const callbackInbox = await CallbackInbox.start({
+  secrets: async () => (await signingSecrets(db, operatorId)).map((s) => s.secret),
+  log: log.child({ component: 'callback-inbox' }),
+});
 const effective: Config = {
   ...withRedis,
+  gasProviderUrl: withRedis.gasProviderUrl ?? providersSandbox?.urlFor('gas'),
+  internetProviderUrl: withRedis.internetProviderUrl ?? providersSandbox?.urlFor('internet'),
   smtpUrl: simulator ? simulator.smtpUrl : withRedis.smtpUrl,
   paymentProviderUrl: paymentSandbox ? paymentSandbox.url : withRedis.paymentProviderUrl,
   fulfilmentUrl: fulfilmentSandbox ? fulfilmentSandbox.url : withRedis.fulfilmentUrl,
@@ -158,6 +175,10 @@ console.log(
     fulfilmentSandbox
       ? `  Fulfilment:   sandbox at ${fulfilmentSandbox.url} (its log: ${fulfilmentSandbox.url}/fulfilments; make it refuse: PUT ${fulfilmentSandbox.url}/settings {"rates":{"refuse":1}})`
       : `  Fulfilment:   ${effective.fulfilmentUrl}`,
+    providersSandbox
+      ? `  Providers:    sandbox gas ${effective.gasProviderUrl} and internet ${effective.internetProviderUrl}, half the calls fail (its log: ${providersSandbox.url}/requests; settings: ${providersSandbox.url}/settings)`
+      : `  Providers:    gas ${effective.gasProviderUrl}, internet ${effective.internetProviderUrl}`,
+    `  Callbacks:    point callbackUrl at ${callbackInbox.hookUrl('/hooks/demo')}; what arrived, signatures checked: ${callbackInbox.url}/callbacks`,
     simulator
       ? `  Mailbox:      mail to customers kept in ${resolve(effective.mailboxDir)} (one .eml per message)`
       : `  Mail:         to customers from ${effective.mailFrom} through ${redactPassword(effective.smtpUrl!)}`,
@@ -168,6 +189,7 @@ console.log(
     `  curl -X POST -H "Authorization: Bearer ${apiKey}" ${base}/v1/billing/runs`,
     `  curl -H "Authorization: Bearer ${apiKey}" ${base}/v1/payments`,
     `  curl -X POST -H "Authorization: Bearer ${apiKey}" -H "Content-Type: application/json" -d '{"customerId":"demo-rossi","amount":"25.00","currency":"EUR"}' ${base}/v1/orders`,
+    `  curl -X POST -H "Authorization: Bearer ${apiKey}" -H "Content-Type: application/json" -d '{"provider":"gas","callbackUrl":"${callbackInbox.hookUrl('/hooks/demo')}"}' ${base}/v1/collections`,
     '',
   ].join('\n'),
 );
@@ -179,6 +201,8 @@ onShutdown(async () => {
   await simulator?.close();
   await paymentSandbox?.close();
   await fulfilmentSandbox?.close();
+  await providersSandbox?.close();
+  await callbackInbox.close();
   await wiring.close();
   await privateRedis?.shutdown();
 }, log);
