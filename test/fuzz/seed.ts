@@ -30,6 +30,8 @@ export interface Seeded {
   cancelOrderId: string;
   /** An order canceled while seeding, for cancelOrder's documented 409 (`order_not_cancelable`). */
   canceledOrderId: string;
+  /** A `pending` collection request, for getCollection (no worker takes its job while fuzzing). */
+  collectionId: string;
   billingRunId: string;
   reportId: string;
 }
@@ -95,6 +97,7 @@ export async function seed(system: TestSystem, baseUrl: string, smtpPort: number
   const cancelOrderId = await placeOrder();
   const canceledOrderId = await placeOrder();
   await asOperator('DELETE', `/v1/orders/${canceledOrderId}`, 200);
+  const collection = await asOperator('POST', '/v1/collections', 202, { provider: 'gas', callbackUrl: 'http://127.0.0.1:9/callbacks' });
   const run = await asOperator('POST', '/v1/billing/runs', 202, { cutoffDate: '2026-11-30' });
   const report = await asOperator('POST', '/v1/reports', 202, { type: 'dlq-report' });
 
@@ -112,6 +115,7 @@ export async function seed(system: TestSystem, baseUrl: string, smtpPort: number
     orderId,
     cancelOrderId,
     canceledOrderId,
+    collectionId: collection.requestId,
     billingRunId: run.id,
     reportId: report.id,
   };
