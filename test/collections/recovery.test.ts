@@ -71,7 +71,8 @@ describe('a collection after a crash', () => {
   });
 
   it('keeps its schedule when Redis loses the job waiting to retry: the sweep queues it for its next try, not sooner', async () => {
-    t = opened(await createCollectionsTestSystem({ RETRY_BASE_DELAY_MS: '1500' }));
+    // A wait long enough that the retry cannot run before the test has stopped the workers and emptied Redis.
+    t = opened(await createCollectionsTestSystem({ RETRY_BASE_DELAY_MS: '4000' }));
     t.providers.script('gas', [{ status: 503 }]);
     const fleet = t.system.startWorkers(['collect'], undefined, { random: () => 0.99 });
     const { requestId } = await t.ask();
@@ -88,14 +89,15 @@ describe('a collection after a crash', () => {
   });
 
   it('is failed, not tried again, when it has used every attempt before its job was lost', async () => {
-    t = opened(await createCollectionsTestSystem({ COLLECT_MAX_ATTEMPTS: '2' }));
+    t = opened(await createCollectionsTestSystem({ COLLECT_MAX_ATTEMPTS: '2', RETRY_BASE_DELAY_MS: '60000' }));
     t.providers.script('gas', [{ status: 503 }]);
     const fleet = t.system.startWorkers(['collect'], undefined, { random: () => 0.99 });
     const { requestId } = await t.ask();
     await t.waitForStatus(requestId, 'retrying');
     await fleet.close(1000);
     // As if this request had been tried under a larger COLLECT_MAX_ATTEMPTS: it is out of attempts now.
-    await t.system.ctx.db('collections').where({ id: requestId }).update({ attempts: 2 });
+    // And its next try is due now (its retry, a minute away, is what Redis loses).
+    await t.system.ctx.db('collections').where({ id: requestId }).update({ attempts: 2, next_attempt_at: new Date().toISOString() });
     await loseJobs();
     await sweep();
     t.system.startWorkers(['collect', 'callback']);

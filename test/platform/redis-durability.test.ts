@@ -145,6 +145,8 @@ describe('Redis durability check', function () {
       SMTP_URL: 'smtp://127.0.0.1:1',
       PAYMENT_PROVIDER_URL: 'http://127.0.0.1:1',
       FULFILMENT_URL: 'http://127.0.0.1:1',
+      GAS_PROVIDER_URL: 'http://127.0.0.1:1/gas',
+      INTERNET_PROVIDER_URL: 'http://127.0.0.1:1/internet',
       SELLER_NAME: 'Antaeus S.r.l.',
       SELLER_VAT_NUMBER: 'IT01234567897',
       SELLER_STREET: 'Via dei Giganti 1',
