@@ -62,7 +62,9 @@ export function queuePolicies(
     // critically failed for someone to review. Full jitter, capped at 15 minutes whatever the base. A provider call is
     // a read, safe to repeat after any crash, so a collection survives many lost workers.
     collect: {
-      attempts: config.collectMaxAttempts,
+      // BullMQ counts every failure, ours (the database down) included; the provider calls are counted in the database,
+      // against COLLECT_MAX_ATTEMPTS. The job has room beyond them for as many failures of our own as any queue.
+      attempts: config.collectMaxAttempts + OUTAGE_ATTEMPTS,
       backoff: { kind: 'full-jitter', baseMs: config.retryBaseDelayMs, capMs: COLLECT_MAX_WAIT_MS },
       concurrency: 20,
       maxStalledCount: 20,

@@ -4,6 +4,7 @@ import type { AppContext } from '../queues/context.js';
 import { payloadProblem, type QueueName } from '../queues/jobs.js';
 import { backoffDelay, queuePolicies } from '../queues/policy.js';
 import { CircuitOpenError } from '../shared/platform/errors/circuit-open.js';
+import { NotDueError } from '../shared/platform/errors/not-due.js';
 import { RetryableError } from '../shared/platform/errors/retryable.js';
 import { ScheduledRetryError } from '../shared/platform/errors/scheduled-retry.js';
 import { redactDatabaseError } from '../shared/platform/errors/safe-error.js';
@@ -94,7 +95,7 @@ export function startFleet(ctx: AppContext, options: FleetOptions = {}): Fleet {
  * Dispatches a queue's jobs to their handlers: the payload checked against the job map first (a malformed one fails at
  * once), a scoped logger, "attempt n of m" on each failure, the give-up hook on the last. A CircuitOpenError pauses the
  * queue through `pause`, or delays only its job when the circuit says so, and puts the job back without spending an
- * attempt.
+ * attempt; so does a NotDueError, for work the database says is not due yet.
  */
 export function processorFor(queue: QueueName, ctx: WorkerContext, handlers: Partial<HandlerRegistry>, pause?: (ms: number) => Promise<void>) {
   const byName = handlers[queue] as Record<string, JobHandler<unknown>> | undefined;
@@ -120,9 +121,9 @@ export function processorFor(queue: QueueName, ctx: WorkerContext, handlers: Par
       // A database error's message and fields quote bound values (customer data): BullMQ keeps whatever is thrown, in
       // failedReason and the stack trace, so the log, the give-up hook and BullMQ all get the redacted one instead.
       const error = redactDatabaseError(err instanceof Error ? err : new Error(String(err)));
-      if (error instanceof CircuitOpenError && error.waits === 'job' && token) {
-        const waitMs = error.retryAfterMs ?? 1000;
-        log.info({ dependency: error.dependency, waitMs }, `${error.dependency} circuit open: job delayed, attempt ${attempt} not spent`);
+      if (((error instanceof CircuitOpenError && error.waits === 'job') || error instanceof NotDueError) && token) {
+        const waitMs = error instanceof NotDueError ? error.dueInMs : (error.retryAfterMs ?? 1000);
+        log.info({ waitMs }, `${error.message}: job delayed ${waitMs} ms, attempt ${attempt} not spent`);
         // BullMQ's moveToDelayed skips the attempt; DelayedError tells the worker the job has been moved already.
         await job.moveToDelayed(Date.now() + waitMs, token);
         throw new DelayedError();

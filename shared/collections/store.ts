@@ -104,10 +104,28 @@ export interface Settled {
   messageIds: string[];
 }
 
+/**
+ * A run's outcome counts only while its call is the request's latest and unsettled: a run that lost its job (its
+ * lock expired while it still ran) and was superseded by a later call writes nothing, and the later call decides.
+ * Thrown inside the transaction to roll back the request's update; the functions below answer undefined for it.
+ */
+class Superseded extends Error {}
+
+/** Runs `write` in a transaction; undefined when the request was not in `collecting` or the call was superseded. */
+async function settleCall<T>(db: Knex, write: (trx: Knex.Transaction) => Promise<T | undefined>): Promise<T | undefined> {
+  try {
+    return await db.transaction(write);
+  } catch (err) {
+    if (err instanceof Superseded) return undefined;
+    throw err;
+  }
+}
+
 /** The provider answered with a document: `succeeded`, the data stored and the `collection.succeeded` callback recorded, in one transaction. */
 export async function recordSuccess(db: Knex, id: string, attempt: number, call: CallResult, data: unknown): Promise<Settled | undefined> {
   const at = nowIso();
-  return db.transaction(async (trx) => {
+  return settleCall(db, async (trx) => {
+    // The request's row first, as beginAttempt takes it, so two transactions never wait on each other's rows in turn.
     const moved = await trx('collections')
       .where({ id, status: 'collecting' })
       .update({ status: 'succeeded', data: JSON.stringify(data), attempts: trx.raw('attempts + 1'), reason: null, updated_at: at, completed_at: at });
@@ -120,7 +138,7 @@ export async function recordSuccess(db: Knex, id: string, attempt: number, call:
 /** The call failed in a way worth another try: `retrying`, with the wait drawn and when the next try is due. */
 export async function recordRetry(db: Knex, id: string, attempt: number, call: CallResult, waitMs: number): Promise<Collection | undefined> {
   const at = new Date();
-  return db.transaction(async (trx) => {
+  return settleCall(db, async (trx) => {
     const moved = await trx('collections')
       .where({ id, status: 'collecting' })
       .update({ status: 'retrying', attempts: trx.raw('attempts + 1'), next_attempt_at: new Date(at.getTime() + waitMs).toISOString(), updated_at: at.toISOString() });
@@ -133,14 +151,14 @@ export async function recordRetry(db: Knex, id: string, attempt: number, call: C
 /**
  * The request failed for good (refused, or out of attempts): `failed` with the reason and the `collection.failed`
  * callback recorded, in one transaction. `call` is the provider call that failed it, when one did; without it (a give-up
- * hook after errors of our own) no attempt is counted.
+ * hook after errors of our own, a provider with no URL) no attempt is counted.
  */
 export async function recordFailure(db: Knex, id: string, reason: string, call?: { attempt: number } & CallResult): Promise<Settled | undefined> {
   const at = nowIso();
-  return db.transaction(async (trx) => {
+  return settleCall(db, async (trx) => {
     const moved = await trx('collections')
       .where({ id })
-      .whereIn('status', UNFINISHED_COLLECTION_STATUSES)
+      .whereIn('status', call ? ['collecting'] : UNFINISHED_COLLECTION_STATUSES)
       .update({
         status: 'failed',
         reason,
@@ -164,9 +182,11 @@ export async function recordCircuitWait(db: Knex, id: string, waitMs: number): P
     .update({ next_attempt_at: new Date(at.getTime() + waitMs).toISOString(), updated_at: at.toISOString() });
 }
 
+/** Writes the call's outcome, if the call is still in flight: otherwise a later call has superseded it, and the transaction is rolled back. */
 async function finishAttemptRow(trx: Knex.Transaction, id: string, attempt: number, outcome: string, call: CallResult, waitMs?: number): Promise<void> {
-  await trx('collection_attempts')
+  const finished = await trx('collection_attempts')
     .where({ collection_id: id, attempt })
+    .whereNull('outcome')
     .update({
       outcome,
       duration_ms: Math.round(call.durationMs),
@@ -175,6 +195,7 @@ async function finishAttemptRow(trx: Knex.Transaction, id: string, attempt: numb
       retry_after_ms: call.retryAfterMs ?? null,
       wait_ms: waitMs ?? null,
     });
+  if (finished !== 1) throw new Superseded(`call ${attempt} of collection ${id} was superseded by a later call`);
 }
 
 /** Records the request's final callback: one message per final status, however often this runs. */

@@ -1,6 +1,6 @@
 // A collection survives what happens to its job: a worker SIGKILLed mid-call, a job Redis lost while pending or while waiting to retry.
 import { expect } from 'chai';
-import { findCollection } from '../../shared/collections/store.js';
+import { beginAttempt, findCollection, recordRetry, recordSuccess } from '../../shared/collections/store.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
 import { createCollectionsTestSystem, type CollectionsTestSystem } from '../helpers/collections.js';
 import { waitFor } from '../helpers/wait.js';
@@ -104,5 +104,46 @@ describe('a collection after a crash', () => {
     const failed = await t.waitForStatus(requestId, 'failed');
     expect(failed.reason).to.match(/failed after 2 attempts/);
     expect(callsFor(requestId)).to.have.length(1);
+  });
+
+  it('drops the outcome of a run superseded by a later call (it lost its job while still running): the later call decides', async () => {
+    t = opened(await createCollectionsTestSystem());
+    const { db } = t.system.ctx;
+    const { requestId } = await t.ask();
+    const stale = (await beginAttempt(db, requestId))!;
+    const live = (await beginAttempt(db, requestId))!;
+    expect([stale, live]).to.deep.equal([1, 2]);
+    expect(await recordRetry(db, requestId, stale, { durationMs: 5, statusCode: 503 }, 1000)).to.equal(undefined);
+    expect((await findCollection(db, requestId))!.status).to.equal('collecting');
+    const settled = await recordSuccess(db, requestId, live, { durationMs: 5, statusCode: 200 }, { provider: 'gas' });
+    expect(settled?.collection).to.include({ status: 'succeeded', attempts: 1 });
+    const read = await t.read(requestId);
+    expect(read.attempts.map((a) => [a.attempt, a.outcome])).to.deep.equal([
+      [1, 'interrupted'],
+      [2, 'succeeded'],
+    ]);
+  });
+
+  it('waits for its next try when its job comes back early (a worker died before the job was delayed), spending no attempt', async () => {
+    t = opened(await createCollectionsTestSystem());
+    const { requestId } = await t.ask();
+    // As a worker that died between writing the retry and BullMQ delaying the job leaves it: retrying, the job waiting.
+    const due = Date.now() + 1500;
+    await t.system.ctx.db('collections').where({ id: requestId }).update({ status: 'retrying', attempts: 1, next_attempt_at: new Date(due).toISOString() });
+    t.system.startWorkers(['collect']);
+    const done = await t.waitForStatus(requestId, 'succeeded');
+    expect(callsFor(requestId)[0]!.at).to.be.at.least(due - 100);
+    expect(done.attempts).to.have.length(1);
+    expect(done.attemptsMade).to.equal(2);
+  });
+
+  it('fails at once, with no call, a request for a provider this worker has no URL for', async () => {
+    t = opened(await createCollectionsTestSystem({ INTERNET_PROVIDER_URL: '' }));
+    t.system.startWorkers(['collect']);
+    const { requestId } = await t.ask({ provider: 'internet' });
+    const failed = await t.waitForStatus(requestId, 'failed');
+    expect(failed.reason).to.contain('INTERNET_PROVIDER_URL is not set');
+    expect(failed.attempts).to.deep.equal([]);
+    expect(callsFor(requestId)).to.have.length(0);
   });
 });
