@@ -1,9 +1,7 @@
 // The development callback inbox as a spec: callbacks kept and their signatures checked, GET /callbacks, bodies that are not JSON or too large, the cap, closing, running on its own, and Antaeus's own delivery into it.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Agent, request } from 'node:http';
-import { createInterface } from 'node:readline';
 import type { QueueEvents } from 'bullmq';
 import { expect } from 'chai';
 import { Webhook } from 'standardwebhooks';
@@ -14,6 +12,7 @@ import { rotateSecret, signingSecrets } from '../../shared/callbacks/secrets.js'
 import { signWebhook } from '../../shared/callbacks/signature.js';
 import { addUser } from '../helpers/fixtures.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
+import { runStandalone } from '../helpers/standalone.js';
 import { createTestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -404,25 +403,15 @@ describe('callback inbox', () => {
   });
 
   it('runs on its own: one line with where to point callbackUrl and where to read them, unverified, and exit 0 on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/sandboxes/callback-inbox.ts'], {
-      env: { ...process.env, PORT: '0' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const exited = once(child, 'exit');
-    opened({ close: () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL') });
-    const [line] = (await Promise.race([
-      once(createInterface({ input: child.stdout! }), 'line'),
-      exited.then(([code]) => expect.fail(`the inbox exited with ${code} before it listened`)),
-    ])) as string[];
-    const url = /listening on (http:\/\/[^\s,:]+:\d+)/.exec(line!)?.[1];
+    const { line, stop } = await runStandalone('scripts/sandboxes/callback-inbox.ts', opened);
+    const url = /listening on (http:\/\/[^\s,:]+:\d+)/.exec(line)?.[1];
     expect(url, line).to.be.a('string');
     expect(line).to.include(`point callbackUrl at ${url}/hooks`).and.include(`${url}/callbacks`);
     const body = JSON.stringify({ type: 'collection.succeeded', data: { id: 'col_1' } });
     expect((await fetch(`${url}/hooks/standalone`, { method: 'POST', body, headers: signed(newSecret(), body) })).status).to.equal(204);
     const { data } = (await (await fetch(`${url}/callbacks`)).json()) as { data: ReceivedCallback[] };
     expect(data.map((c) => [c.path, c.type, c.verified])).to.deep.equal([['/hooks/standalone', 'collection.succeeded', null]]);
-    child.kill('SIGTERM');
-    expect(await exited).to.deep.equal([0, null]);
+    expect(await stop()).to.deep.equal([0, null]);
   });
 
   // Antaeus's own signing, not the library's in the test's hands: its callback worker delivers to the inbox, which is

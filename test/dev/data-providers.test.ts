@@ -1,10 +1,8 @@
 // The data-provider sandbox as a spec: the gas and internet bills, failures, rate limits and hangs on demand, scripted answers, settings, its request log, closing, and running on its own.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { expect } from 'chai';
 import { DataProviderSandbox, type DataProviderSandboxOptions, type GasBill, type InternetBill } from '../../scripts/sandboxes/data-providers.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
+import { runStandalone } from '../helpers/standalone.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface Reply {
@@ -420,22 +418,12 @@ describe('data-provider sandbox', () => {
   });
 
   it('runs on its own: one line with both URLs and how to change the failure rate, half the calls failing, and exit 0 on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/sandboxes/data-providers.ts'], {
-      env: { ...process.env, PORT: '0' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const exited = once(child, 'exit');
-    opened({ close: () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL') });
-    const [line] = (await Promise.race([
-      once(createInterface({ input: child.stdout! }), 'line'),
-      exited.then(([code]) => expect.fail(`the sandbox exited with ${code} before it listened`)),
-    ])) as string[];
-    const url = /listening on (http:\/\/[^\s,]+)/.exec(line!)?.[1];
+    const { line, stop } = await runStandalone('scripts/sandboxes/data-providers.ts', opened);
+    const url = /listening on (http:\/\/[^\s,]+)/.exec(line)?.[1];
     expect(url, line).to.be.a('string');
     expect(line).to.include(`${url}/gas`).and.include(`${url}/internet`);
     expect(line).to.include(`curl -X PUT ${url}/settings -H 'content-type: application/json' -d '{"rates":{"failure":0.1}}'`);
     expect(await (await fetch(`${url}/settings`)).json()).to.deep.equal({ latencyMs: [100, 800], rates: { failure: 0.5, timeout: 0, rateLimit: 0 }, retryAfterSeconds: 2 });
-    child.kill('SIGTERM');
-    expect(await exited).to.deep.equal([0, null]);
+    expect(await stop()).to.deep.equal([0, null]);
   });
 });

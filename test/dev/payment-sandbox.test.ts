@@ -1,12 +1,10 @@
 // The sandbox payment provider over HTTP: an error code on every refusal, keys in flight, the ledger's shape, refunds and the ledger showing them, and `npm run sandbox:payments`.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { expect } from 'chai';
 import { DEMO_ACCOUNTS } from '../../scripts/demo-data.js';
 import { SandboxLedger } from '../../scripts/sandboxes/payment-ledger.js';
 import { PaymentSandbox, type PaymentSandboxOptions } from '../../scripts/sandboxes/payment-provider.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
+import { runStandalone } from '../helpers/standalone.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface Reply {
@@ -189,22 +187,12 @@ describe('payment sandbox over HTTP', () => {
   });
 
   it('runs on its own with `npm run sandbox:payments`: the demo accounts, one line, and exit 0 on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/sandboxes/payment-provider.ts'], {
-      env: { ...process.env, PORT: '0' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const exited = once(child, 'exit');
-    opened({ close: () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL') });
-    const [line] = (await Promise.race([
-      once(createInterface({ input: child.stdout! }), 'line'),
-      exited.then(([code]) => expect.fail(`the sandbox exited with ${code} before it listened`)),
-    ])) as string[];
-    const url = /listening on (http:\/\/\S+?),/.exec(line!)?.[1];
+    const { line, stop } = await runStandalone('scripts/sandboxes/payment-provider.ts', opened);
+    const url = /listening on (http:\/\/\S+?),/.exec(line)?.[1];
     expect(url, line).to.be.a('string');
     for (const [customerId, account] of Object.entries(DEMO_ACCOUNTS)) {
       expect(await (await fetch(`${url}/accounts/${customerId}`)).json()).to.deep.equal(account);
     }
-    child.kill('SIGTERM');
-    expect(await exited).to.deep.equal([0, null]);
+    expect(await stop()).to.deep.equal([0, null]);
   });
 });

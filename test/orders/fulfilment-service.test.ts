@@ -1,9 +1,6 @@
 // The HTTP fulfilment client against the fulfilment sandbox and against raw servers: one fulfilment per key, refusals, lost answers, keys in use, Retry-After; and the sandbox's own routes.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createInterface } from 'node:readline';
 import { expect } from 'chai';
 import { freePort } from '../../scripts/redis-server.js';
 import { FulfilmentSandbox, type FulfilmentSandboxOptions } from '../../scripts/sandboxes/fulfilment-service.js';
@@ -11,6 +8,7 @@ import { FulfilmentRefusedError, FulfilmentUnavailableError, type FulfilmentRequ
 import { createHttpFulfilmentService } from '../../shared/orders/fulfilment-http.js';
 import { RetryableError } from '../../shared/platform/errors/retryable.js';
 import { closedAfterEach, type Opened } from '../helpers/lifecycle.js';
+import { runStandalone } from '../helpers/standalone.js';
 import { waitFor } from '../helpers/wait.js';
 
 const order = (orderId: string, overrides: Partial<FulfilmentRequest> = {}): FulfilmentRequest => ({
@@ -397,21 +395,11 @@ describe('fulfilment sandbox routes', () => {
   });
 
   it('runs on its own as `npm run sandbox:fulfilment`: one line with its URL and how to make it refuse, and exit 0 on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/sandboxes/fulfilment-service.ts'], {
-      env: { ...process.env, PORT: '0' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const exited = once(child, 'exit');
-    opened({ close: () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL') });
-    const [line] = (await Promise.race([
-      once(createInterface({ input: child.stdout! }), 'line'),
-      exited.then(([code]) => expect.fail(`the sandbox exited with ${code} before it listened`)),
-    ])) as string[];
-    const url = /listening on (http:\/\/\S+) /.exec(line!)?.[1];
+    const { line, stop } = await runStandalone('scripts/sandboxes/fulfilment-service.ts', opened);
+    const url = /listening on (http:\/\/\S+) /.exec(line)?.[1];
     expect(url, line).to.be.a('string');
     expect(line).to.include(`curl -X PUT ${url}/settings -H 'content-type: application/json' -d '{"rates":{"refuse":1}}'`);
     expect(await (await fetch(`${url}/settings`)).json()).to.deep.equal({ latencyMs: [200, 1000], rates: { failure: 0.1, timeout: 0, refuse: 0 } });
-    child.kill('SIGTERM');
-    expect(await exited).to.deep.equal([0, null]);
+    expect(await stop()).to.deep.equal([0, null]);
   });
 });
