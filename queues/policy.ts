@@ -39,6 +39,11 @@ const CAP_IN_BASES = 900;
 /** The longest wait between two tries of a data collection, whatever the base: the spec's 15 minutes. */
 export const COLLECT_MAX_WAIT_MS = 15 * 60_000;
 
+/** The wait between provider calls of a data collection: full jitter from RETRY_BASE_DELAY_MS, never above 15 minutes. */
+export function collectBackoff(config: Pick<Config, 'retryBaseDelayMs'>): Backoff {
+  return { kind: 'full-jitter', baseMs: config.retryBaseDelayMs, capMs: COLLECT_MAX_WAIT_MS };
+}
+
 export function queuePolicies(
   config: Pick<Config, 'retryBaseDelayMs' | 'callbackRetrySchedule' | 'workerConcurrency' | 'jobAttempts' | 'collectMaxAttempts'>,
 ): Record<QueueName, QueuePolicy> {
@@ -65,7 +70,7 @@ export function queuePolicies(
       // BullMQ counts every failure, ours (the database down) included; the provider calls are counted in the database,
       // against COLLECT_MAX_ATTEMPTS. The job has room beyond them for as many failures of our own as any queue.
       attempts: config.collectMaxAttempts + OUTAGE_ATTEMPTS,
-      backoff: { kind: 'full-jitter', baseMs: config.retryBaseDelayMs, capMs: COLLECT_MAX_WAIT_MS },
+      backoff: collectBackoff(config),
       concurrency: 20,
       maxStalledCount: 20,
     },

@@ -179,4 +179,25 @@ describe('collecting data from a provider', () => {
     // Without the breaker six requests failing for that long would have called far more often, and some would be out of attempts.
     expect(done.every((d) => d.attemptsMade < 30)).to.equal(true);
   });
+
+  it('holds only the down provider\'s jobs, not the queue: while the gas circuit is open, gas is not called and internet is collected', async () => {
+    t = opened(await createCollectionsTestSystem({ COLLECT_MAX_ATTEMPTS: '30', COLLECT_BREAKER_RESET_MS: '5000' }));
+    t.providers.setRates({ failure: 1 }, 'gas');
+    startWorkers();
+    const gas = await Promise.all([1, 2, 3, 4].map(() => t.ask({ provider: 'gas' })));
+    // The circuit is open once a gas request is told its next try waits for it (the whole reset, not a backoff).
+    await waitFor(
+      async () => {
+        const reads = await Promise.all(gas.map((g) => t.read(g.requestId)));
+        return reads.some((r) => r.nextAttemptAt && Date.parse(r.nextAttemptAt as string) - Date.now() > 3000) || undefined;
+      },
+      { what: 'a gas request waiting for the open circuit' },
+    );
+    const gasCalls = () => t.providers.requests.filter((r) => r.provider === 'gas').length;
+    const callsWhenOpen = gasCalls();
+    const internet = await t.ask({ provider: 'internet' });
+    // A paused queue would hold this for the whole reset (5 s).
+    expect((await t.waitForStatus(internet.requestId, 'succeeded', 2500)).attemptsMade).to.equal(1);
+    expect(gasCalls()).to.equal(callsWhenOpen);
+  });
 });

@@ -1,5 +1,10 @@
 // A collection survives what happens to its job: a worker SIGKILLed mid-call, a job Redis lost while pending or while waiting to retry.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
+import { RedisServer } from '../../scripts/redis-server.js';
+import { startSweepClock } from '../../workers/sweep-clock.js';
 import { beginAttempt, findCollection, recordRetry, recordSuccess } from '../../shared/collections/store.js';
 import { closedAfterEach } from '../helpers/lifecycle.js';
 import { createCollectionsTestSystem, type CollectionsTestSystem } from '../helpers/collections.js';
@@ -145,5 +150,28 @@ describe('a collection after a crash', () => {
     expect(failed.reason).to.contain('INTERNET_PROVIDER_URL is not set');
     expect(failed.attempts).to.deep.equal([]);
     expect(callsFor(requestId)).to.have.length(0);
+  });
+
+  it('rides out Redis killed mid-flow and restarted from its AOF: every request succeeds once, with one callback', async function () {
+    this.timeout(60_000);
+    const dir = await mkdtemp(join(tmpdir(), 'antaeus-redis-'));
+    opened({ close: () => rm(dir, { recursive: true, force: true }) });
+    const redis = await RedisServer.start({ dir, persistence: 'aof' });
+    opened({ close: () => redis.stop() });
+    t = opened(await createCollectionsTestSystem({ JOB_LOCK_MS: '1000' }, { redisUrl: redis.url, providers: { latencyMs: [20, 200], rates: { failure: 0.3 } } }));
+    t.system.startWorkers(['collect', 'callback', 'maintenance']);
+    // What a worker process runs: a callback not queued while Redis was down is a pending message the sweep queues.
+    const clock = startSweepClock(t.system.ctx.queues, t.system.ctx.log, 300);
+    opened({ close: () => clock.stop() });
+    const asked = await Promise.all(Array.from({ length: 20 }, (_, i) => t.ask({ provider: i % 2 ? 'gas' : 'internet' })));
+    await waitFor(() => t.providers.requests.length >= 10 || undefined, { what: 'the collections under way' });
+    await redis.stop();
+    await redis.start();
+    const done = await Promise.all(asked.map((a) => t.waitForStatus(a.requestId, 'succeeded', 40_000)));
+    for (const d of done) expect(d.attempts.filter((a) => a.outcome === 'succeeded'), d.requestId).to.have.length(1);
+    await t.receiver.waitForRequests(20, 20_000);
+    const messages = await t.system.ctx.db('callback_messages').where({ subject_type: 'collection' });
+    expect(messages).to.have.length(20);
+    expect(new Set(t.receiver.requests.map((r) => r.headers['webhook-id'])).size).to.equal(20);
   });
 });

@@ -32,7 +32,7 @@ export interface CollectionsTestSystem {
 
 export async function createCollectionsTestSystem(
   env: Record<string, string> = {},
-  options: { providers?: DataProviderSandboxOptions; respond?: Responder } = {},
+  options: { providers?: DataProviderSandboxOptions; respond?: Responder; redisUrl?: string } = {},
 ): Promise<CollectionsTestSystem> {
   const providers = await DataProviderSandbox.start({ timeoutHoldMs: 2000, ...options.providers });
   const receiver = await Receiver.start(options.respond);
@@ -43,7 +43,7 @@ export async function createCollectionsTestSystem(
     // A circuit that opens in a test closes again within it.
     COLLECT_BREAKER_RESET_MS: '200',
     ...env,
-  });
+  }, { redisUrl: options.redisUrl });
   const client = await addUser(system.ctx.db, 'client');
   const t: CollectionsTestSystem = {
     system,

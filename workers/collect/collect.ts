@@ -1,7 +1,7 @@
 // collect/collect: one GET to the request's data provider per attempt; the outcome (succeeded, retrying with the wait drawn, failed) written with its callback.
 import { UnrecoverableError } from 'bullmq';
 import type { JobData } from '../../queues/jobs.js';
-import { backoffDelay, queuePolicies } from '../../queues/policy.js';
+import { backoffDelay, collectBackoff } from '../../queues/policy.js';
 import { enqueueDelivery, pendingMessageIdsAbout } from '../../shared/callbacks/messages.js';
 import { ProviderRefusedError, ProviderUnavailableError, type ProviderAnswer } from '../../shared/collections/provider.js';
 import { isFinalCollectionStatus, type CollectionStatus } from '../../shared/collections/status.js';
@@ -90,7 +90,7 @@ export async function collectData({ requestId }: Payload, ctx: JobContext): Prom
     if (n >= maxAttempts || ctx.job.attempt >= ctx.job.maxAttempts) {
       return fail(ctx, requestId, `failed after ${n} attempts; the last: ${err.message}`, { attempt, ...call });
     }
-    const waitMs = backoffDelay(queuePolicies(ctx.config).collect.backoff, n, ctx.services.random, err.retryAfterMs);
+    const waitMs = backoffDelay(collectBackoff(ctx.config), n, ctx.services.random, err.retryAfterMs);
     if (!(await recordRetry(db, requestId, attempt, call, waitMs))) throw superseded(requestId, attempt);
     log.warn({ requestId, provider: collection.provider, statusCode: call.statusCode, waitMs }, `collection attempt ${n} of ${maxAttempts} failed: ${err.message}; next try in ${waitMs} ms`);
     throw new ScheduledRetryError(err.message, waitMs);
